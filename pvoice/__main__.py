@@ -1,0 +1,3 @@
+from pvoice.cli import main
+
+main()
