@@ -31,3 +31,78 @@ def data_check(
                    + (f"; minimums not met: {', '.join(failed)}" if strict and failed else ""), err=True)
         raise typer.Exit(1)
     typer.echo("corpus check passed")
+
+
+
+def _parse_train_args(argv: list[str]):
+    """Flags, or one YAML/JSON file whose values become the defaults that later flags override."""
+    import json
+
+    import yaml
+    from transformers import HfArgumentParser
+
+    from training.args import TrainArgs
+
+    parser = HfArgumentParser(TrainArgs, prog="pvoice train")
+    if argv and argv[0].endswith((".yaml", ".yml", ".json")):
+        path = Path(argv.pop(0))
+        text = path.read_text(encoding="utf-8")
+        values = json.loads(text) if path.suffix == ".json" else yaml.safe_load(text)
+        known = {a.dest for a in parser._actions}
+        unknown = sorted(set(values) - known)
+        if unknown:
+            raise typer.BadParameter(f"{path}: unknown training argument(s) {unknown}")
+        parser.set_defaults(**values)
+    (args,) = parser.parse_args_into_dataclasses(argv)
+    return args
+
+
+def _summary_line(split: str, m: dict) -> str:
+    return (f"{split}: touchpoint micro-F1 {m['touchpoint_micro_f1']:.3f} macro-F1 {m['touchpoint_macro_f1']:.3f} | "
+            f"aspect acc {m['aspect_accuracy']:.3f} | sentiment macro-F1 {m['sentiment_macro_f1']:.3f} | "
+            f"urgency macro-F1 {m['urgency_macro_f1']:.3f} | urgent P {m['urgent_precision']:.3f} "
+            f"R {m['urgent_recall']:.3f} | reasons micro-F1 {m['reason_micro_f1']:.3f} | n {m['n']}")
+
+
+def train_command(ctx: typer.Context) -> None:
+    """Train a classifier: `pvoice train [CONFIG.yaml|json] [--flag value ...]` (all flags: `pvoice train -h`)."""
+    from training.trainer import train
+
+    result = train(_parse_train_args(list(ctx.args)))
+    typer.echo(f"saved {result.output_dir} after {result.epochs_run} epoch(s), {result.minutes:.1f} min")
+    typer.echo(_summary_line("dev", result.dev))
+    typer.echo(_summary_line("test", result.test))
+
+
+def evaluate_command(
+    data: Annotated[list[Path], typer.Option("--data", help="JSONL file(s) in the corpus format.")],
+    model: Annotated[Path | None, typer.Option("--model", help="Model directory (default: PVOICE_MODEL_DIR).")] = None,
+    compare: Annotated[list[Path] | None, typer.Option("--compare", help="Other model(s) to report side by side.")] = None,
+    json_out: Annotated[Path | None, typer.Option("--json", help="Write the metrics as JSON here.")] = None,
+    report: Annotated[Path | None, typer.Option("--report", help="Write a markdown report with plots here.")] = None,
+    batch_size: Annotated[int, typer.Option(min=1)] = 32,
+) -> None:
+    """Score a model on any labeled file; print the targets met or missed."""
+    import json
+
+    from model.predictor import Classifier
+    from pvoice.settings import get_settings
+    from training.card import metrics_table
+    from training.corpus import read_corpus
+    from training.evaluation import evaluate
+    from training.report import write_report
+    from training.targets import render_targets
+
+    rows = read_corpus(data, require_channel=False)
+    model_dir = model or get_settings().model_dir
+    ev = evaluate(Classifier.from_pretrained(model_dir), rows, batch_size)
+    columns = {str(model_dir): ev.metrics}
+    for other in compare or []:
+        columns[str(other)] = evaluate(Classifier.from_pretrained(other), rows, batch_size).metrics
+    typer.echo(metrics_table(columns))
+    typer.echo(render_targets(ev.metrics))
+    if json_out:
+        payload = ev.metrics if not compare else {"model": ev.metrics, "compare": columns}
+        json_out.write_text(json.dumps(payload, ensure_ascii=False, indent=2), encoding="utf-8")
+    if report:
+        typer.echo(f"report: {write_report(ev, report, title=f'Evaluation of {model_dir} on {len(rows)} rows')}")

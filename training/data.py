@@ -5,9 +5,11 @@ from __future__ import annotations
 from collections.abc import Iterable
 from pathlib import Path
 
+import numpy as np
 from datasets import ClassLabel, Dataset, DatasetDict, Features, Sequence, Value
 
 from model.taxonomy import Taxonomy, load_taxonomy
+from model.windows import head_and_tail
 from pvoice.settings import get_settings
 from training.corpus import SOURCES, CorpusRow, read_corpus
 from training.splits import SPLITS, assign_splits
@@ -67,3 +69,30 @@ def load_corpus(paths: Iterable[str | Path] | None = None, tax: Taxonomy | None 
     tax = tax or load_taxonomy()
     rows = read_corpus(paths or [get_settings().corpus_dir], tax)
     return DatasetDict({name: to_dataset(part, tax) for name, part in split_rows(rows).items()})
+
+
+def label_targets(ds: Dataset) -> dict[str, np.ndarray]:
+    """Dense targets per head: touchpoints/urgent_reasons multi-hot, aspects class per touchpoint or -1."""
+    n_tp = ds.features["touchpoints"].feature.num_classes
+    n_rs = ds.features["urgent_reasons"].feature.num_classes
+    n = len(ds)
+    tps, asp = np.zeros((n, n_tp), np.float32), np.full((n, n_tp), -1, np.int64)
+    rs = np.zeros((n, n_rs), np.float32)
+    for i, (t_ids, a_ids, r_ids) in enumerate(zip(ds["touchpoints"], ds["aspect_sentiments"], ds["urgent_reasons"])):
+        tps[i, t_ids] = 1.0
+        asp[i, t_ids] = a_ids
+        rs[i, r_ids] = 1.0
+    return {"touchpoints": tps, "aspects": asp, "sentiment": np.asarray(ds["sentiment"], np.int64),
+            "urgency": np.asarray(ds["urgency"], np.int64), "urgent_reasons": rs}
+
+
+def tokenize_dataset(ds: Dataset, tokenizer, max_length: int) -> Dataset:
+    """Adds `input_ids` (special tokens included, long texts cut to head + tail) with `.map`."""
+    prefix = tokenizer.cls_token_id if tokenizer.cls_token_id is not None else tokenizer.bos_token_id
+    suffix = tokenizer.sep_token_id if tokenizer.sep_token_id is not None else tokenizer.eos_token_id
+
+    def encode(batch):
+        ids = tokenizer(batch["text"], add_special_tokens=False)["input_ids"]
+        return {"input_ids": [[prefix, *head_and_tail(x, max_length - 2), suffix] for x in ids]}
+
+    return ds.map(encode, batched=True, desc="tokenizing")

@@ -1,0 +1,147 @@
+"""The baseline to beat: jieba words + character n-grams, TF-IDF and logistic regression per head.
+
+It answers the same `head_probabilities` / `predict` calls as the transformer, so evaluation,
+evidence and serving treat both alike. Saved as JSON + safetensors, never pickled.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from collections.abc import Sequence
+from pathlib import Path
+
+import jieba
+import numpy as np
+from safetensors.numpy import load_file, save_file
+from sklearn.feature_extraction.text import TfidfVectorizer
+from sklearn.linear_model import LogisticRegression
+
+from model.config import ClassifierConfig
+from model.decisions import HeadProbs, decide
+from model.evidence import explain
+from model.predictor import _check_texts
+from model.results import Prediction
+
+jieba.setLogLevel(logging.WARNING)
+VOCAB_FILE, WEIGHTS_FILE = "vocabulary.json", "linear.safetensors"
+ABSENT = -1e4  # logit of a class never seen in training
+
+
+def analyze(text: str) -> list[str]:
+    """jieba words plus character 1-3-grams, so that unseen words still share characters."""
+    t = text.lower()
+    grams = [t[i:i + n] for n in (1, 2, 3) for i in range(len(t) - n + 1) if not t[i:i + n].isspace()]
+    return [f"w:{w}" for w in jieba.lcut(t) if w.strip()] + grams
+
+
+def _sigmoid(x: np.ndarray) -> np.ndarray:
+    return 1.0 / (1.0 + np.exp(-x))
+
+
+def _softmax(x: np.ndarray) -> np.ndarray:
+    e = np.exp(x - x.max(axis=-1, keepdims=True))
+    return e / e.sum(axis=-1, keepdims=True)
+
+
+def _fit_binary(X, y: np.ndarray, C: float) -> tuple[np.ndarray, float]:
+    if y.min() == y.max():  # one class only: a constant, confident answer
+        return np.zeros(X.shape[1]), (10.0 if y[0] else -10.0)
+    lr = LogisticRegression(C=C, max_iter=2000, class_weight="balanced").fit(X, y)
+    return lr.coef_[0], float(lr.intercept_[0])
+
+
+def _fit_multiclass(X, y: np.ndarray, n_classes: int, C: float) -> tuple[np.ndarray, np.ndarray]:
+    coef, bias = np.zeros((n_classes, X.shape[1])), np.full(n_classes, ABSENT)
+    present = np.unique(y)
+    if len(present) == 1:
+        bias[present[0]] = 0.0
+        return coef, bias
+    lr = LogisticRegression(C=C, max_iter=2000, class_weight="balanced").fit(X, y)
+    if len(present) == 2:  # sklearn gives one row for two classes
+        coef[present[1]], bias[present[1]] = lr.coef_[0], lr.intercept_[0]
+        bias[present[0]] = 0.0
+    else:
+        coef[present], bias[present] = lr.coef_, lr.intercept_
+    return coef, bias
+
+
+class LinearClassifier:
+    def __init__(self, vectorizer: TfidfVectorizer, weights: dict[str, np.ndarray], config: ClassifierConfig):
+        self.vectorizer = vectorizer
+        self.weights = weights
+        self.config = config
+
+    @classmethod
+    def fit(cls, texts: Sequence[str], targets: dict[str, np.ndarray], config: ClassifierConfig,
+            C: float = 4.0) -> "LinearClassifier":
+        """`targets`: touchpoints [N,T] 0/1, aspects [N,T] class or -1, sentiment [N], urgency [N], reasons [N,R]."""
+        vec = TfidfVectorizer(analyzer=analyze, sublinear_tf=True, min_df=2)
+        X = vec.fit_transform(texts)
+        n_sent, T = len(config.sentiments), len(config.touchpoints)
+        w: dict[str, np.ndarray] = {}
+        tp = [_fit_binary(X, targets["touchpoints"][:, t], C) for t in range(T)]
+        w["touchpoints.coef"], w["touchpoints.bias"] = np.stack([c for c, _ in tp]), np.array([b for _, b in tp])
+        asp_coef, asp_bias = np.zeros((T, n_sent, X.shape[1])), np.zeros((T, n_sent))
+        for t in range(T):
+            rows = np.flatnonzero(targets["aspects"][:, t] >= 0)
+            if len(rows):
+                asp_coef[t], asp_bias[t] = _fit_multiclass(X[rows], targets["aspects"][rows, t], n_sent, C)
+        w["aspects.coef"], w["aspects.bias"] = asp_coef, asp_bias
+        w["sentiment.coef"], w["sentiment.bias"] = _fit_multiclass(X, targets["sentiment"], n_sent, C)
+        w["urgency.coef"], w["urgency.bias"] = _fit_multiclass(X, targets["urgency"], len(config.urgency), C)
+        urgent = np.flatnonzero(targets["urgency"] == config.urgency.index("urgent"))
+        rs = [_fit_binary(X[urgent], targets["urgent_reasons"][urgent, r], C) for r in range(len(config.reasons))]
+        w["urgent_reasons.coef"], w["urgent_reasons.bias"] = np.stack([c for c, _ in rs]), np.array([b for _, b in rs])
+        return cls(vec, {k: v.astype(np.float32) for k, v in w.items()}, config)
+
+    def _logits(self, X, head: str) -> np.ndarray:
+        coef, bias = self.weights[f"{head}.coef"], self.weights[f"{head}.bias"]
+        flat = coef.reshape(-1, coef.shape[-1])  # aspects' [T, S, F] as [T*S, F]
+        logits = np.asarray(X @ flat.T).reshape(X.shape[0], *bias.shape) + bias
+        return logits / self.config.temperature(head)
+
+    def head_probabilities(self, texts: Sequence[str], batch_size: int = 256) -> list[tuple[HeadProbs, int]]:
+        out = []
+        for start in range(0, len(texts), batch_size):
+            X = self.vectorizer.transform(list(texts[start:start + batch_size]))
+            heads = {
+                "touchpoints": _sigmoid(self._logits(X, "touchpoints")),
+                "aspects": _softmax(self._logits(X, "aspects")),
+                "sentiment": _softmax(self._logits(X, "sentiment")),
+                "urgency": _softmax(self._logits(X, "urgency")),
+                "urgent_reasons": _sigmoid(self._logits(X, "urgent_reasons")),
+            }
+            out += [(HeadProbs(**{k: v[i] for k, v in heads.items()}), 1) for i in range(X.shape[0])]
+        return out
+
+    def predict(self, texts, batch_size: int = 256, evidence: bool = False):
+        single = isinstance(texts, str)
+        batch = [texts] if single else list(texts)
+        _check_texts(batch)
+        results: list[Prediction] = [decide(t, p, self.config) for t, (p, _) in
+                                     zip(batch, self.head_probabilities(batch, batch_size))]
+        if evidence:
+            for pred in results:
+                pred.evidence = explain(self, pred, batch_size=batch_size)
+        return results[0] if single else results
+
+    def save_pretrained(self, directory: str | Path, *, card: str | None = None) -> Path:
+        directory = Path(directory)
+        directory.mkdir(parents=True, exist_ok=True)
+        vocab = {term: int(i) for term, i in self.vectorizer.vocabulary_.items()}
+        payload = {"vocabulary": vocab, "idf": self.vectorizer.idf_.tolist()}
+        (directory / VOCAB_FILE).write_text(json.dumps(payload, ensure_ascii=False), encoding="utf-8")
+        save_file({k: np.ascontiguousarray(v) for k, v in self.weights.items()}, str(directory / WEIGHTS_FILE))
+        self.config.save(directory)
+        if card is not None:
+            (directory / "README.md").write_text(card, encoding="utf-8")
+        return directory
+
+    @classmethod
+    def from_pretrained(cls, directory: str | Path) -> "LinearClassifier":
+        directory = Path(directory)
+        payload = json.loads((directory / VOCAB_FILE).read_text(encoding="utf-8"))
+        vec = TfidfVectorizer(analyzer=analyze, sublinear_tf=True, vocabulary=payload["vocabulary"])
+        vec.idf_ = np.asarray(payload["idf"])
+        return cls(vec, load_file(str(directory / WEIGHTS_FILE)), ClassifierConfig.load(directory))

@@ -1,0 +1,48 @@
+"""Typed prediction results: labels, calibrated probabilities and the evidence behind them."""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field
+
+
+@dataclass(frozen=True)
+class Evidence:
+    """A span of the input (a jieba word or a run of words) and how much it drove a decision."""
+
+    text: str
+    start: int
+    end: int
+    weight: float
+
+
+@dataclass
+class Prediction:
+    text: str
+    touchpoints: list[str]
+    aspects: dict[str, str]
+    sentiment: str
+    urgency: str
+    urgent_reasons: list[str]
+    touchpoint_probabilities: dict[str, float]
+    aspect_probabilities: dict[str, dict[str, float]]
+    sentiment_probabilities: dict[str, float]
+    urgency_probabilities: dict[str, float]
+    reason_probabilities: dict[str, float]
+    # keyed by touchpoint id, plus "urgency" for the urgency decision
+    evidence: dict[str, list[Evidence]] = field(default_factory=dict)
+    # the text was longer than one model window and was read in several overlapping windows
+    truncated: bool = False
+    windows: int = 1
+    model_version: str = ""
+
+    @property
+    def confidence(self) -> dict[str, float]:
+        """Probability of each decided single label, for sorting and review queues."""
+        return {
+            "sentiment": self.sentiment_probabilities[self.sentiment],
+            "urgency": self.urgency_probabilities[self.urgency],
+            "touchpoints": min(self.touchpoint_probabilities[t] for t in self.touchpoints),
+        }
+
+    def to_dict(self) -> dict:
+        return asdict(self)

