@@ -53,7 +53,7 @@ def explain(classifier, pred: Prediction, *, batch_size: int = 32, top_k: int = 
     evidence: dict[str, list[Evidence]] = {}
     for name, (head, index) in _targets(pred, classifier.config.labels).items():
         full = _prob(base, head, index)
-        scored = [(full - _prob(p, head, index), span) for (p, _), span in zip(occluded, spans)]
+        scored = [(round(full - _prob(p, head, index), 6), span) for (p, _), span in zip(occluded, spans)]
         scored = sorted((x for x in scored if x[0] > 0), reverse=True)[:top_k]
-        evidence[name] = [Evidence(pred.text[s:e], s, e, round(w, 4)) for w, (s, e) in scored]
+        evidence[name] = [Evidence(pred.text[s:e], s, e, w) for w, (s, e) in scored]
     return evidence

@@ -52,3 +52,11 @@ def tiny_classifier(seed: int = 0, max_length: int = 64) -> Classifier:
 
 def save_tiny_classifier(directory: Path, seed: int = 0) -> Path:
     return tiny_classifier(seed).save_pretrained(directory)
+
+
+def save_tiny_base(directory: Path, seed: int = 0) -> Path:
+    """A tiny random encoder + tokenizer saved like any Hugging Face checkpoint, to fine-tune in tests."""
+    clf = tiny_classifier(seed)
+    clf.model.encoder.save_pretrained(directory)
+    clf.tokenizer.save_pretrained(str(directory))
+    return directory

@@ -34,6 +34,27 @@ def data_check(
 
 
 
+@data_app.command("augment")
+def data_augment(
+    out: Annotated[Path, typer.Option("--out", help="JSONL file to (re)write.")] = Path("data/comments/augmented.jsonl"),
+    share: Annotated[float, typer.Option(min=0.0, max=0.15, help="Share of the whole corpus to be augmented.")] = 0.11,
+    seed: Annotated[int, typer.Option()] = 7,
+) -> None:
+    """Join pairs of written comments about different touchpoints into multi-touchpoint rows."""
+    import json
+
+    from pvoice.settings import get_settings
+    from training.augment import augment
+    from training.corpus import corpus_files, read_corpus
+
+    files = [f for f in corpus_files([get_settings().corpus_dir]) if f.resolve() != out.resolve()]
+    written = [r for r in read_corpus(files) if r.source == "written"]
+    n = round(share * len(written) / (1 - share))
+    rows = augment(written, n, seed=seed)
+    out.write_text("".join(json.dumps(r.to_json(), ensure_ascii=False) + "\n" for r in rows), encoding="utf-8")
+    typer.echo(f"wrote {len(rows)} augmented rows from {len(written)} written ones to {out}")
+
+
 def _parse_train_args(argv: list[str]):
     """Flags, or one YAML/JSON file whose values become the defaults that later flags override."""
     import json

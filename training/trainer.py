@@ -40,8 +40,12 @@ class TrainResult:
     output_dir: Path
     dev: dict
     test: dict
-    epochs_run: int
+    history: list[dict]
     minutes: float
+
+    @property
+    def epochs_run(self) -> int:
+        return len(self.history)
 
 
 def _seed_everything(seed: int) -> None:
@@ -121,20 +125,21 @@ def train(args: TrainArgs, *, progress: bool = True) -> TrainResult:
     if args.arch == "linear":
         classifier = LinearClassifier.fit([r.text for r in splits["train"]], label_targets(datasets["train"]),
                                           config, C=args.linear_c)
-        epochs_run = 1
+        history = [{"epoch": 1}]
     else:
-        classifier, epochs_run = _fine_tune(args, config, datasets, splits, progress)
+        classifier, history = _fine_tune(args, config, datasets, splits, progress)
     dev_targets = label_targets(datasets["dev"])
     raw_dev = evaluate(classifier, splits["dev"])
     calibrate(config, raw_dev.probs, dev_targets, args.target_urgent_recall)
     dev = evaluate(classifier, splits["dev"]).metrics
     test = evaluate(classifier, splits["test"]).metrics
     config.metrics = {"dev": dev, "test": test, "split_sizes": {k: len(v) for k, v in splits.items()},
+                      "history": history,
                       "train_args": json.loads(json.dumps(asdict(args), default=str))}
     minutes = (time.monotonic() - start) / 60
     config.metrics["train_minutes"] = round(minutes, 2)
     classifier.save_pretrained(args.output_dir, card=model_card(config))
-    return TrainResult(args.output_dir, dev, test, epochs_run, minutes)
+    return TrainResult(args.output_dir, dev, test, history, minutes)
 
 
 def _fine_tune(args: TrainArgs, config: ClassifierConfig, datasets: dict, splits: dict, progress: bool
@@ -168,6 +173,7 @@ def _fine_tune(args: TrainArgs, config: ClassifierConfig, datasets: dict, splits
         model.train()
         batches = _length_batches([len(x) for x in ids], args.batch_size, random.Random(args.seed + epoch))
         bar = tqdm(batches, desc=f"epoch {epoch + 1}/{args.epochs}", disable=not progress, unit="step")
+        losses = []
         for index in bar:
             batch = _collate(ids, targets, index, pad)
             loss, parts = loss_fn(model(batch["input_ids"], batch["attention_mask"]), batch)
@@ -176,11 +182,13 @@ def _fine_tune(args: TrainArgs, config: ClassifierConfig, datasets: dict, splits
             optimizer.step()
             scheduler.step()
             optimizer.zero_grad(set_to_none=True)
+            losses.append(loss.item())
             bar.set_postfix(loss=f"{loss.item():.3f}", urg=f"{parts['urgency']:.3f}")
         model.eval()
         dev = evaluate(classifier, splits["dev"]).metrics
         state["epoch"] += 1
         state["history"].append({"epoch": state["epoch"], PRIMARY_METRIC: dev[PRIMARY_METRIC],
+                                 "train_loss": float(np.mean(losses)),
                                  "minutes": round((time.monotonic() - started) / 60, 2)})
         improved = dev[PRIMARY_METRIC] > state["best"]
         if improved:
@@ -198,4 +206,4 @@ def _fine_tune(args: TrainArgs, config: ClassifierConfig, datasets: dict, splits
             tqdm.write(f"stopping: the {args.max_minutes}-minute budget is spent")
             break
     model.load_state_dict(load_file(best_path))
-    return classifier, state["epoch"]
+    return classifier, state["history"]

@@ -1,0 +1,107 @@
+import json
+import random
+
+import pytest
+from typer.testing import CliRunner
+
+from pvoice.cli import app
+from training.corpus import CorpusError, read_corpus
+from training.corpus_check import check_corpus
+from training.data import split_rows
+from tests.conftest import SAMPLE_ROWS, make_row, write_jsonl
+
+runner = CliRunner()
+
+
+def test_valid_sample_reads(sample_corpus):
+    rows = read_corpus([sample_corpus])
+    assert [r.id for r in rows] == [r["id"] for r in SAMPLE_ROWS]
+    assert rows[2].urgent_reasons == ["safety"]
+
+
+@pytest.mark.parametrize("mutate, field, hint", [
+    (lambda r: r.update(touchpoints=["registration", "parking"], aspects={"registration": "negative", "parking": "negative"}),
+     "touchpoints", "unknown id 'parking'; valid: registration, guidance"),
+    (lambda r: r.update(aspects={"waiting": "negative"}), "aspects", "must equal touchpoints"),
+    (lambda r: r.update(sentiment="angry"), "sentiment", "valid: positive, neutral, negative"),
+    (lambda r: r.update(urgency="none", urgent_reasons=["safety"]), "urgent_reasons", "exactly when urgency is 'urgent'"),
+    (lambda r: r.update(urgency="urgent", urgent_reasons=[]), "urgent_reasons", "exactly when urgency is 'urgent'"),
+    (lambda r: r.pop("sentiment"), "sentiment", "missing"),
+    (lambda r: r.update(text="   "), "text", "non-empty"),
+    (lambda r: r.update(text="长" * 5001), "text", "at most 5000"),
+    (lambda r: r.update(channel="fax"), "channel", "valid: survey"),
+    (lambda r: r.update(source="invented"), "source", "valid: written, augmented"),
+])
+def test_broken_row_names_file_line_field_and_valid_values(tmp_path, mutate, field, hint):
+    rows = [dict(r) for r in SAMPLE_ROWS[:3]]
+    mutate(rows[1])
+    path = write_jsonl(tmp_path / "c.jsonl", rows)
+    with pytest.raises(CorpusError) as err:
+        read_corpus([path])
+    message = str(err.value)
+    assert f"{path}:2: field '{field}'" in message
+    assert hint in message
+
+
+def test_malformed_json_and_bad_utf8_are_located(tmp_path):
+    path = tmp_path / "c.jsonl"
+    good = json.dumps(SAMPLE_ROWS[0], ensure_ascii=False).encode()
+    path.write_bytes(good + b"\n{not json\n" + good.replace(b"t-0001", b"t-0002")[:-2] + b"\xff\xfe\"}\n")
+    with pytest.raises(CorpusError) as err:
+        read_corpus([path])
+    text = str(err.value)
+    assert f"{path}:2: field '<line>': malformed JSON" in text
+    assert f"{path}:3: field '<line>': not valid UTF-8" in text
+
+
+def test_duplicate_ids_are_reported(tmp_path):
+    path = write_jsonl(tmp_path / "c.jsonl", [SAMPLE_ROWS[0], SAMPLE_ROWS[0]])
+    with pytest.raises(CorpusError, match="duplicate id 't-0001'"):
+        read_corpus([path])
+
+
+def test_check_counts_and_exit_codes(tmp_path, sample_corpus):
+    result = runner.invoke(app, ["data", "check", str(sample_corpus)])
+    assert result.exit_code == 0, result.output
+    assert "urgent reasons" in result.output and "near-duplicate rate" in result.output
+    assert "[NO] rows >= 5000" in result.output
+    strict = runner.invoke(app, ["data", "check", "--strict", str(sample_corpus)])
+    assert strict.exit_code == 1
+    broken = write_jsonl(tmp_path / "broken" / "b.jsonl", [{**SAMPLE_ROWS[0], "urgency": "later"}])
+    result = runner.invoke(app, ["data", "check", str(broken)])
+    assert result.exit_code == 1
+    assert f"{broken}:1: field 'urgency'" in result.output
+
+
+def test_check_fails_on_too_many_near_duplicates(tmp_path):
+    base = "门诊二楼的自助机坏了三台，排队缴费的人一直排到楼梯口，也没有工作人员来疏导"
+    rows = [make_row(i, base + "！" * (i % 3) + "。" * (i % 2), {"digital": "negative"}) for i in range(6)]
+    rows += [make_row(100 + i, t, {"other": "positive"}, "positive", "none")
+             for i, t in enumerate(["医院整体很好", "谢谢你们的照顾和帮助", "服务态度特别好值得表扬"])]
+    report = check_corpus([write_jsonl(tmp_path / "d.jsonl", rows)])
+    assert report.near_dup_rate > 0.03
+    result = runner.invoke(app, ["data", "check", str(tmp_path / "d.jsonl")])
+    assert result.exit_code == 1 and "near-duplicate rate" in result.output
+
+
+def test_splits_are_deterministic_and_keep_near_duplicates_together(tmp_path):
+    base = "孩子发烧在急诊等了四个小时都没有医生来看，护士只说再等等"
+    rng = random.Random(0)
+    chars = "门诊楼道空调太冷老人孩子受不了挂号窗口排队医生护士药房收费检查报告电梯厕所停车"
+    rows = [make_row(i, "".join(rng.choices(chars, k=20)), {"environment": "negative"}) for i in range(200)]
+    rows += [make_row(500 + i, base + "。" * i, {"waiting": "negative"}) for i in range(5)]
+    rows.append(make_row(900, rows[3]["text"] + "。另外挂号窗口太少", {"environment": "negative",
+                         "registration": "negative"}, derived_from=["t-0003"], source="augmented"))
+    loaded = read_corpus([write_jsonl(tmp_path / "s.jsonl", rows)])
+    first, second = split_rows(loaded), split_rows(list(reversed(loaded)))
+    where = {r.id: name for name, part in first.items() for r in part}
+    assert where == {r.id: name for name, part in second.items() for r in part}
+    assert len({where[f"t-{500 + i:04d}"] for i in range(5)}) == 1
+    assert where["t-0900"] == where["t-0003"]
+    assert set(where.values()) == {"train", "dev", "test"}
+
+
+def test_the_project_corpus_is_valid():
+    report = check_corpus(["data/comments"])
+    assert report.errors == []
+    assert report.near_dup_rate <= report.targets.max_near_duplicate_rate

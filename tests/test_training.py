@@ -1,0 +1,87 @@
+import json
+from pathlib import Path
+
+import pytest
+from typer.testing import CliRunner
+
+from model.config import ClassifierConfig
+from model.predictor import Classifier
+from model.testing import save_tiny_base
+from pvoice.cli import app
+from training.args import TrainArgs
+from training.trainer import train
+
+runner = CliRunner()
+EVAL_KEYS = {"touchpoint_micro_f1", "touchpoint_macro_f1", "touchpoint_f1_per_label", "aspect_accuracy",
+             "aspect_macro_f1", "sentiment_accuracy", "sentiment_macro_f1", "urgency_macro_f1", "urgent_precision",
+             "urgent_recall", "reason_micro_f1", "n"}
+
+
+@pytest.fixture(scope="module")
+def small_corpus(tmp_path_factory) -> Path:
+    """Every 12th row of the project's corpus: real text, all heads represented, a few hundred rows."""
+    rows = []
+    for path in sorted(Path("data/comments").glob("*.jsonl")):
+        rows += path.read_text(encoding="utf-8").splitlines()
+    out = tmp_path_factory.mktemp("corpus") / "small.jsonl"
+    out.write_text("\n".join(rows[::12]) + "\n", encoding="utf-8")
+    return out
+
+
+@pytest.fixture(scope="module")
+def tiny_base(tmp_path_factory) -> Path:
+    return save_tiny_base(tmp_path_factory.mktemp("base") / "tiny-base")
+
+
+def _args(tmp_path, small_corpus, tiny_base, **kw) -> TrainArgs:
+    return TrainArgs(output_dir=tmp_path / "model", base_model=str(tiny_base), data=[str(small_corpus)],
+                     max_length=64, batch_size=16, learning_rate=1e-3, head_learning_rate=3e-3,
+                     freeze_embeddings=False, **kw)
+
+
+def test_fine_tuning_lowers_the_loss_and_saves_a_self_describing_model(tmp_path, small_corpus, tiny_base):
+    result = train(_args(tmp_path, small_corpus, tiny_base, epochs=3, patience=3), progress=False)
+    losses = [h["train_loss"] for h in result.history]
+    assert losses[-1] < losses[0]
+    config = ClassifierConfig.load(result.output_dir)
+    assert EVAL_KEYS <= set(config.metrics["test"])
+    assert set(config.touchpoint_thresholds) == set(config.touchpoints)
+    assert set(config.temperatures) == {"touchpoints", "aspects", "sentiment", "urgency", "urgent_reasons"}
+    assert config.versions["torch"] and config.model_version.startswith("transformer-")
+    assert "## Evaluation" in (result.output_dir / "README.md").read_text(encoding="utf-8")
+    assert Classifier.from_pretrained(result.output_dir).predict("挂号排了三个小时").touchpoints
+
+
+def test_training_resumes_from_its_checkpoint(tmp_path, small_corpus, tiny_base):
+    first = train(_args(tmp_path, small_corpus, tiny_base, epochs=1), progress=False)
+    assert first.epochs_run == 1
+    resumed = train(_args(tmp_path, small_corpus, tiny_base, epochs=2, resume=True), progress=False)
+    assert [h["epoch"] for h in resumed.history] == [1, 2]
+    assert resumed.history[0] == first.history[0]
+
+
+def test_linear_baseline_trains_and_evaluates_from_the_cli(tmp_path, small_corpus, tiny_model_dir):
+    out = tmp_path / "linear"
+    result = runner.invoke(app, ["train", "--arch", "linear", "--output_dir", str(out), "--data", str(small_corpus)])
+    assert result.exit_code == 0, result.output
+    assert "test: touchpoint micro-F1" in result.output
+    metrics = tmp_path / "m.json"
+    report = tmp_path / "report"
+    result = runner.invoke(app, ["evaluate", "--model", str(out), "--data", str(small_corpus), "--json", str(metrics),
+                                 "--report", str(report), "--compare", str(tiny_model_dir)])
+    assert result.exit_code == 0, result.output
+    payload = json.loads(metrics.read_text())
+    assert EVAL_KEYS <= set(payload["model"])
+    assert "targets:" in result.output
+    assert {"report.md", "confusion_urgency.png", "reliability_sentiment.png"} <= {p.name for p in report.iterdir()}
+
+
+def test_training_arguments_are_validated(tmp_path):
+    with pytest.raises(ValueError, match="arch must be one of"):
+        TrainArgs(arch="svm")
+    with pytest.raises(ValueError, match="epochs must be at least 1"):
+        TrainArgs(epochs=0)
+    config = tmp_path / "train.yaml"
+    config.write_text("arch: linear\nbatch_size: 8\nnot_a_flag: 1\n")
+    result = runner.invoke(app, ["train", str(config)])
+    assert result.exit_code != 0 and "not_a_flag" in result.output
