@@ -36,7 +36,7 @@ def tiny_base(tmp_path_factory) -> Path:
 def _args(tmp_path, small_corpus, tiny_base, **kw) -> TrainArgs:
     return TrainArgs(output_dir=tmp_path / "model", base_model=str(tiny_base), data=[str(small_corpus)],
                      max_length=64, batch_size=16, learning_rate=1e-3, head_learning_rate=3e-3,
-                     freeze_embeddings=False, **kw)
+                     freeze_embeddings=False, out_of_domain=False, **kw)
 
 
 def test_fine_tuning_lowers_the_loss_and_saves_a_self_describing_model(tmp_path, small_corpus, tiny_base):

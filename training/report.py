@@ -17,7 +17,7 @@ from training.evaluation import Evaluation  # noqa: E402
 WORST_ERRORS = 25
 
 
-def _plot_confusion(gold: list[str], pred: list[str], labels: list[str], title: str, path: Path) -> np.ndarray:
+def plot_confusion(gold: list[str], pred: list[str], labels: list[str], title: str, path: Path) -> np.ndarray:
     cm = confusion_matrix(gold, pred, labels=labels)
     fig, ax = plt.subplots(figsize=(4.5, 4))
     ax.imshow(cm, cmap="Blues")
@@ -35,7 +35,7 @@ def _plot_confusion(gold: list[str], pred: list[str], labels: list[str], title: 
     return cm
 
 
-def _plot_reliability(confidence: np.ndarray, correct: np.ndarray, title: str, path: Path, bins: int = 10) -> None:
+def plot_reliability(confidence: np.ndarray, correct: np.ndarray, title: str, path: Path, bins: int = 10) -> None:
     edges = np.linspace(0, 1, bins + 1)
     centers, accuracy, counts = [], [], []
     for lo, hi in zip(edges[:-1], edges[1:]):
@@ -56,7 +56,7 @@ def _plot_reliability(confidence: np.ndarray, correct: np.ndarray, title: str, p
     plt.close(fig)
 
 
-def _worst_errors(ev: Evaluation, n: int) -> list[str]:
+def worst_errors(ev: Evaluation, n: int) -> list[str]:
     """Wrong urgency or sentiment decisions, most confident first: where the model misleads a person."""
     scored = []
     for row, pred in zip(ev.rows, ev.predictions):
@@ -86,11 +86,11 @@ def write_report(ev: Evaluation, directory: Path, title: str = "Evaluation") -> 
     sent_labels, urg_labels = list(labels), list(ev.predictions[0].urgency_probabilities) if ev.predictions else []
     gold_s, pred_s = [r.sentiment for r in ev.rows], [p.sentiment for p in ev.predictions]
     gold_u, pred_u = [r.urgency for r in ev.rows], [p.urgency for p in ev.predictions]
-    _plot_confusion(gold_s, pred_s, sent_labels, "overall sentiment", directory / "confusion_sentiment.png")
-    _plot_confusion(gold_u, pred_u, urg_labels, "urgency", directory / "confusion_urgency.png")
+    plot_confusion(gold_s, pred_s, sent_labels, "overall sentiment", directory / "confusion_sentiment.png")
+    plot_confusion(gold_u, pred_u, urg_labels, "urgency", directory / "confusion_urgency.png")
     for head, gold, pred in (("sentiment", gold_s, pred_s), ("urgency", gold_u, pred_u)):
         conf = np.array([getattr(p, f"{head}_probabilities")[getattr(p, head)] for p in ev.predictions])
-        _plot_reliability(conf, np.array(gold) == np.array(pred), f"{head} reliability", directory / f"reliability_{head}.png")
+        plot_reliability(conf, np.array(gold) == np.array(pred), f"{head} reliability", directory / f"reliability_{head}.png")
     m = ev.metrics
     per_label = m["touchpoint_f1_per_label"]
     lines = [
@@ -99,7 +99,7 @@ def write_report(ev: Evaluation, directory: Path, title: str = "Evaluation") -> 
         *[f"| {k} | {v:.3f} |" for k, v in per_label.items()], "",
         "## Confusion matrices", "", "![sentiment](confusion_sentiment.png) ![urgency](confusion_urgency.png)", "",
         "## Reliability", "", "![sentiment](reliability_sentiment.png) ![urgency](reliability_urgency.png)", "",
-        f"## Worst errors (missed urgent first, then most confident)", "", *_worst_errors(ev, WORST_ERRORS), "",
+        f"## Worst errors (missed urgent first, then most confident)", "", *worst_errors(ev, WORST_ERRORS), "",
     ]
     path = directory / "report.md"
     path.write_text("\n".join(lines), encoding="utf-8")

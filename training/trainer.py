@@ -29,6 +29,7 @@ from training.corpus import read_corpus
 from training.data import label_targets, split_rows, to_dataset, tokenize_dataset
 from training.evaluation import PRIMARY_METRIC, evaluate
 from training.loss import MultiTaskLoss
+from training.out_of_domain import polarity_accuracy
 from training.versions import library_versions
 
 log = logging.getLogger(__name__)
@@ -133,9 +134,16 @@ def train(args: TrainArgs, *, progress: bool = True) -> TrainResult:
     calibrate(config, raw_dev.probs, dev_targets, args.target_urgent_recall)
     dev = evaluate(classifier, splits["dev"]).metrics
     test = evaluate(classifier, splits["test"]).metrics
-    config.metrics = {"dev": dev, "test": test, "split_sizes": {k: len(v) for k, v in splits.items()},
+    compare = {}
+    for other_dir in args.compare:  # e.g. the linear baseline, on exactly the same test rows
+        other = Classifier.from_pretrained(other_dir)
+        compare[f"{other.config.arch} test ({Path(other_dir).name})"] = evaluate(other, splits["test"]).metrics
+    config.metrics = {"dev": dev, "test": test, "compare": compare,
+                      "split_sizes": {k: len(v) for k, v in splits.items()},
                       "history": history,
                       "train_args": json.loads(json.dumps(asdict(args), default=str))}
+    if args.out_of_domain:
+        config.metrics["out_of_domain"] = polarity_accuracy(classifier)
     minutes = (time.monotonic() - start) / 60
     config.metrics["train_minutes"] = round(minutes, 2)
     classifier.save_pretrained(args.output_dir, card=model_card(config))
