@@ -21,6 +21,8 @@ Usage::
 
 from __future__ import annotations
 
+import bisect
+import collections
 import hashlib
 import importlib.metadata
 import json
@@ -29,7 +31,7 @@ import struct
 import tempfile
 import unicodedata
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
@@ -117,15 +119,15 @@ class E5File:
     """Everything in an `E5S1` file; tensors stay raw bytes until `tensor()` asks for one."""
 
     header: E5Header
-    pieces: list[str]
-    scores: np.ndarray  # float32, one per piece
+    pieces: list[str] = field(repr=False)
+    scores: np.ndarray = field(repr=False)  # float32, one per piece
     bos_id: int
     eos_id: int
     pad_id: int
     unk_id: int
-    norm_map: dict[int, str]  # codepoint -> replacement ("" deletes it)
-    tensors: dict[str, TensorEntry]
-    data: bytes
+    norm_map: dict[int, str] = field(repr=False)  # codepoint -> replacement ("" deletes it)
+    tensors: dict[str, TensorEntry] = field(repr=False)
+    data: bytes = field(repr=False)  # the whole file (71 MB): never print it
 
     @property
     def mask_id(self) -> int:
@@ -254,28 +256,21 @@ def build_precompiled_charsmap(norm_map: Mapping[int, str]) -> bytes:
 def _double_array(trie: dict) -> list[int]:
     """darts-clone units for a byte trie: a node at position p with base b stores offset p^b, children
     sit at b^label, and a terminal node's value sits at b itself (bit 31 set so no label matches it)."""
-    units, used, bases = [0], {0}, set()
-    queue, first_free = [(trie, 0)], 1
+    # The array grows in whole blocks of 256, so every b^label a lookup can compute is in bounds.
+    units, used, bases, free = [0] * 256, {0}, set(), list(range(1, 256))
+    queue = collections.deque([(trie, 0)])
     while queue:
-        node, pos = queue.pop(0)
+        node, pos = queue.popleft()
         labels = sorted(k for k in node if k is not None)
         slots = labels + ([0] if None in node else [])
-        # Only bases that put the first slot on a free position can work: walk the free positions.
-        free = first_free
-        while True:
-            base = free ^ slots[0]
-            if free not in used and base not in bases and not any(base ^ s in used for s in slots):
-                break
-            free += 1
+        base = _find_base(slots, free, used, bases, units)
         bases.add(base)
-        used.update(base ^ s for s in slots)
-        while first_free in used:
-            first_free += 1
-        # Unused units must exist up to the end of every block a lookup can XOR into.
-        units += [0] * ((base | 0xFF) + 1 - len(units))
-        units[pos] = (units[pos] & 0x1FF) | ((pos ^ base) << 10)
-        if (pos ^ base) >= 1 << 21:
+        for slot in slots:
+            used.add(base ^ slot)
+            del free[bisect.bisect_left(free, base ^ slot)]
+        if pos ^ base >= 1 << 21:
             raise BaseModelError("normalisation map too large for a compact double array")
+        units[pos] |= (pos ^ base) << 10
         if None in node:
             units[pos] |= 1 << 8  # has_leaf
             units[base] = node[None] | (1 << 31)
@@ -283,6 +278,20 @@ def _double_array(trie: dict) -> list[int]:
             units[base ^ label] = label
             queue.append((node[label], base ^ label))
     return units
+
+
+def _find_base(slots: list[int], free: list[int], used: set[int], bases: set[int], units: list[int]) -> int:
+    # Only bases that put the first slot on a free position can work, and the array is mostly full:
+    # walking the free positions instead of every base keeps this linear in practice.
+    i = 0
+    while True:
+        if i == len(free):
+            free.extend(range(len(units), len(units) + 256))
+            units.extend([0] * 256)
+        base = free[i] ^ slots[0]
+        if base not in bases and all(base ^ s not in used for s in slots[1:]):
+            return base
+        i += 1
 
 
 def _keep_char(ch: str) -> bool:
@@ -309,15 +318,16 @@ def _keep_char(ch: str) -> bool:
 def select_vocab(pieces: Sequence[str], special_ids: Iterable[int]) -> list[int]:
     """Old ids to keep, ascending (so specials 0..3 keep their ids).
 
-    Kept: pieces made only of ASCII/CJK/symbol characters, every single-character piece (so rare
-    letters such as Greek drug names stay spellable instead of becoming <unk>) and the special tokens.
+    Kept: pieces made only of ASCII/CJK/symbol characters, the special tokens, and every
+    single-character piece with or without its word-initial `▁`: any letter the vocabulary knows stays
+    spellable (not <unk>), and a lone letter in Chinese text (α-干扰素, μg) keeps its original piece.
     Dropped pieces cannot match Chinese or English text, so those tokenizations are unchanged.
     """
     specials = set(special_ids)
     return [
         i
         for i, piece in enumerate(pieces)
-        if i in specials or len(piece) == 1 or all(map(_keep_char, piece))
+        if i in specials or len(piece.removeprefix(META)) <= 1 or all(map(_keep_char, piece))
     ]
 
 
@@ -399,8 +409,11 @@ def _bert_names(num_layers: int) -> dict[str, str]:
 
 def _shape(name: str, h: E5Header) -> tuple[int, ...]:
     """The file stores element counts only; shapes follow from the name (weights are [out, in])."""
-    fixed = {"emb.word": (h.vocab_rows, h.hidden_size), "emb.pos": (h.max_positions, h.hidden_size),
-             "emb.type": (h.type_vocab_size, h.hidden_size)}
+    fixed = {
+        "emb.word": (h.vocab_rows, h.hidden_size),
+        "emb.pos": (h.max_positions, h.hidden_size),
+        "emb.type": (h.type_vocab_size, h.hidden_size),
+    }
     if name in fixed:
         return fixed[name]
     kind, suffix = name.split(".")[-2:]
@@ -410,9 +423,10 @@ def _shape(name: str, h: E5Header) -> tuple[int, ...]:
     return (out, h.intermediate_size if kind == "fo" else h.hidden_size)
 
 
-def _bert_config(h: E5Header, vocab_size: int, pad_id: int):
+def _bert_config(e5: E5File, vocab_size: int):
     from transformers import BertConfig
 
+    h = e5.header  # bos/pad/eos are ids 0-2, below every dropped id, so trimming does not move them
     return BertConfig(
         vocab_size=vocab_size,
         hidden_size=h.hidden_size,
@@ -422,8 +436,10 @@ def _bert_config(h: E5Header, vocab_size: int, pad_id: int):
         hidden_act="gelu",  # erf GELU, as e5.c
         max_position_embeddings=h.max_positions,
         type_vocab_size=h.type_vocab_size,
-        layer_norm_eps=h.layer_norm_eps,
-        pad_token_id=pad_id,
+        layer_norm_eps=float(str(np.float32(h.layer_norm_eps))),  # 1e-12, not its float32 rounding
+        pad_token_id=e5.pad_id,
+        bos_token_id=e5.bos_id,
+        eos_token_id=e5.eos_id,
         architectures=["BertModel"],
     )
 
@@ -478,7 +494,7 @@ def convert(source: Path, out_dir: Path, *, trim_vocab: bool = True) -> Path:
     kept_ids = select_vocab(e5.pieces, specials) if trim_vocab else None
     vocab_size = len(kept_ids) if kept_ids is not None else len(e5.pieces)
 
-    model = BertModel(_bert_config(e5.header, vocab_size, e5.pad_id), add_pooling_layer=False)
+    model = BertModel(_bert_config(e5, vocab_size), add_pooling_layer=False)
     model.load_state_dict(_state_dict(e5, kept_ids), strict=True)  # strict: every key mapped, none left
     out_dir.mkdir(parents=True, exist_ok=True)
     model.save_pretrained(out_dir, safe_serialization=True)
@@ -541,11 +557,19 @@ def prepare_base(
     tmp = Path(tempfile.mkdtemp(prefix=f".{cache_dir.name}.tmp-", dir=cache_dir.parent))
     try:
         convert(source, tmp, trim_vocab=trim_vocab)
+        _make_readable(tmp)
         _replace_dir(tmp, cache_dir)
     except BaseException:
         shutil.rmtree(tmp, ignore_errors=True)
         raise
     return cache_dir
+
+
+def _make_readable(directory: Path) -> None:
+    # mkdtemp (and safetensors) create owner-only entries; a service user must be able to read the cache.
+    directory.chmod(0o755)
+    for path in directory.iterdir():
+        path.chmod(0o644)
 
 
 def _replace_dir(new: Path, target: Path) -> None:
