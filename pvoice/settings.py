@@ -73,6 +73,14 @@ class Settings(BaseSettings):
     smtp_from: str = "pvoice@localhost"
     smtp_starttls: bool = False
 
+    # Batch scoring (scoring/): `pvoice score`
+    score_chunk_rows: int = Field(10_000, ge=1)  # rows read, scored and committed at a time
+    score_batch_size: int = Field(32, ge=1)  # texts per forward pass
+    score_urgent_rows_cap: int = Field(1_000, ge=0)  # urgent rows the summary lists; the rest are counted
+    ray_address: str | None = None  # None: start a local Ray for `--engine ray`
+    ray_concurrency: int | None = None  # scoring actors; None: one per `ray_cpus_per_actor` CPUs of the cluster
+    ray_cpus_per_actor: int = Field(1, ge=1)
+
 
 @lru_cache(maxsize=1)
 def get_settings() -> Settings:
