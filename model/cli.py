@@ -33,3 +33,70 @@ def prepare_base_command(
         typer.echo(f"error: {error}", err=True)
         raise typer.Exit(1) from None
     typer.echo(str(path))
+
+
+def _render(pred) -> str:
+    """A person-readable block: labels with probabilities, then the words behind each decision."""
+    from model.taxonomy import load_taxonomy
+
+    name = load_taxonomy().name_of
+    tps = ", ".join(f"{name(t)}({t}) {pred.touchpoint_probabilities[t]:.2f} → {name(pred.aspects[t])}"
+                    for t in pred.touchpoints)
+    reasons = f" [{', '.join(name(r) for r in pred.urgent_reasons)}]" if pred.urgent_reasons else ""
+    lines = [
+        pred.text if len(pred.text) <= 80 else pred.text[:77] + "…",
+        f"  touchpoints: {tps}",
+        f"  sentiment:   {name(pred.sentiment)} ({pred.sentiment}) {pred.sentiment_probabilities[pred.sentiment]:.2f}",
+        f"  urgency:     {name(pred.urgency)} ({pred.urgency}) {pred.urgency_probabilities[pred.urgency]:.2f}{reasons}",
+    ]
+    if pred.truncated:
+        lines.append(f"  (long text: read in {pred.windows} windows)")
+    for decision, spans in pred.evidence.items():
+        if spans:
+            lines.append(f"  evidence {decision}: " + "  ".join(f"「{e.text}」{e.weight:.2f}" for e in spans))
+    return "\n".join(lines)
+
+
+def predict_command(
+    texts: Annotated[list[str], typer.Argument(help="One or more comments.")],
+    model: Annotated[Path | None, typer.Option(help="Model directory (default: PVOICE_MODEL_DIR).")] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="One JSON object per text, for machines.")] = False,
+    evidence: Annotated[bool, typer.Option(help="Explain each decision (slower).")] = True,
+) -> None:
+    """Classify comments and show the words that drove each decision."""
+    import json
+
+    from model.config import ModelFormatError
+    from model.predictor import Classifier, InputError
+    from pvoice.settings import get_settings
+
+    try:
+        classifier = Classifier.from_pretrained(model or get_settings().model_dir)
+        preds = classifier.predict(texts, evidence=evidence)
+    except (ModelFormatError, InputError) as error:
+        typer.echo(f"error: {error}", err=True)
+        raise typer.Exit(2) from None
+    for pred in preds:
+        typer.echo(json.dumps(pred.to_dict(), ensure_ascii=False) if as_json else _render(pred))
+
+
+@model_app.command("ensure")
+def ensure_command(
+    force: Annotated[bool, typer.Option("--force", help="Train again even if a model exists.")] = False,
+) -> None:
+    """Make sure the default model exists: prepare the base, train the linear baseline and the transformer."""
+    from model.config import CONFIG_NAME
+    from pvoice.settings import get_settings
+    from training.args import TrainArgs
+    from training.trainer import train
+
+    model_dir = get_settings().model_dir
+    if (model_dir / CONFIG_NAME).exists() and not force:
+        typer.echo(f"model ready: {model_dir}")
+        return
+    baseline = model_dir.with_name(model_dir.name + "-baseline")
+    typer.echo(f"training the linear baseline into {baseline} …")
+    train(TrainArgs(arch="linear", output_dir=baseline, out_of_domain=False))
+    typer.echo(f"training the default model into {model_dir} (about 25 minutes on 2 cores) …")
+    result = train(TrainArgs(output_dir=model_dir, compare=[str(baseline)]))
+    typer.echo(f"model ready: {result.output_dir} ({result.minutes:.1f} min)")
