@@ -1,0 +1,42 @@
+"""Alert delivery channels: the senders the outbox worker calls, one per channel."""
+
+from serving.alerts.channels import (
+    CHANNELS,
+    AlertMessage,
+    DeliveryError,
+    DingTalkSender,
+    EmailSender,
+    Sender,
+    WebhookSender,
+    WeComSender,
+    build_senders,
+    close_senders,
+    dingtalk_sign,
+    dingtalk_signed_url,
+    parse_retry_after,
+    webhook_signature,
+)
+from serving.alerts.formatting import batch_key, message_id, pack_markdown, render_block
+from serving.alerts.ratelimit import SlidingWindowLimiter
+
+__all__ = [
+    "CHANNELS",
+    "AlertMessage",
+    "DeliveryError",
+    "DingTalkSender",
+    "EmailSender",
+    "Sender",
+    "SlidingWindowLimiter",
+    "WeComSender",
+    "WebhookSender",
+    "batch_key",
+    "build_senders",
+    "close_senders",
+    "dingtalk_sign",
+    "dingtalk_signed_url",
+    "message_id",
+    "pack_markdown",
+    "parse_retry_after",
+    "render_block",
+    "webhook_signature",
+]
