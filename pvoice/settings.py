@@ -65,7 +65,6 @@ class Settings(BaseSettings):
     alert_allowed_hosts: list[str] = ["127.0.0.1", "localhost", "::1"]
     alert_webhook_secret: SecretStr | None = None  # signs generic webhooks (X-PVoice-Signature)
     alert_dingtalk_secrets: dict[str, SecretStr] = {}  # robot webhook URL, or its access_token -> SEC... secret
-    alert_timezone: str = "Asia/Shanghai"  # how times read in alert text
     smtp_host: str = "127.0.0.1"
     smtp_port: int = 25
     smtp_user: str | None = None
