@@ -460,6 +460,11 @@ def test_alert_message_validates_channel_and_key(changes):
         alert(**changes)
 
 
+def test_a_naive_time_is_utc():
+    naive = alert(created_at=datetime(2025, 3, 1, 2, 30))
+    assert naive.created_at == datetime(2025, 3, 1, 2, 30, tzinfo=timezone.utc)
+
+
 # ---- e-mail over a real local SMTP server ----------------------------------------------------------------------
 class Mailbox:
     def __init__(self):

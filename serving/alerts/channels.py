@@ -51,9 +51,11 @@ class AlertMessage:
     case_id: str
     event: str  # "opened" | "escalated" | "reminder" | "praise" | ...
     urgency: str
-    created_at: datetime
+    created_at: datetime  # a naive time is taken as UTC, as the service stores times
 
     def __post_init__(self) -> None:
+        if self.created_at.tzinfo is None:
+            object.__setattr__(self, "created_at", self.created_at.replace(tzinfo=timezone.utc))
         if self.channel not in CHANNELS:
             raise ValueError(f"channel {self.channel!r} is not one of {', '.join(CHANNELS)}")
         if not _KEY.fullmatch(self.idempotency_key):
@@ -432,7 +434,7 @@ def _smtp_reply_error(code: int, reply: bytes | str, where: str) -> DeliveryErro
 # ---- wiring ----------------------------------------------------------------------------------------------------
 def build_senders(settings: Settings) -> dict[str, Sender]:
     """One sender per channel, configured from settings; the two robots share one per-URL rate limiter."""
-    tz = ZoneInfo(settings.alert_timezone)
+    tz = ZoneInfo(settings.timezone)  # the hospital's zone, as on-duty hours are read
     limiter = SlidingWindowLimiter(settings.alert_rate_limit_per_minute)
     # One connection pool for the three HTTP senders; httpx clients are safe to share between threads.
     client = httpx.Client(timeout=settings.alert_timeout_s, follow_redirects=False)

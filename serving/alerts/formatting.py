@@ -43,7 +43,6 @@ def one_line(text: str) -> str:
 
 
 def local_time(moment: datetime, tz: tzinfo | None) -> str:
-    # Naive times are taken as already local: the caller knows better than a guess here.
     if tz is not None and moment.tzinfo is not None:
         moment = moment.astimezone(tz)
     return moment.strftime("%Y-%m-%d %H:%M")
