@@ -11,6 +11,7 @@ import numpy as np
 import torch
 from safetensors.torch import load_file, save_file
 from transformers import AutoTokenizer, PreTrainedTokenizerBase
+from transformers.utils import logging as hf_logging
 
 from model.config import ClassifierConfig
 from model.decisions import HeadProbs, decide
@@ -51,6 +52,7 @@ class Classifier:
         """Load a saved model; `quantize="int8"` applies dynamic int8 quantization to its linear layers."""
         directory = Path(directory)
         config = ClassifierConfig.load(directory)
+        hf_logging.disable_progress_bar()  # a per-tensor bar on every load is noise in a CLI or a service log
         if config.arch == "linear":
             from model.linear import LinearClassifier
 
