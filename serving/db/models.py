@@ -1,0 +1,225 @@
+"""Tables of the triage service. Change them only together with a new migration in `migrations/versions`."""
+
+from __future__ import annotations
+
+from datetime import datetime, timezone
+
+from sqlalchemy import (
+    JSON, DateTime, ForeignKey, Index, Integer, MetaData, String, Text, TypeDecorator, UniqueConstraint,
+)
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
+
+NAMING = {
+    "ix": "ix_%(column_0_label)s",
+    "uq": "uq_%(table_name)s_%(column_0_name)s",
+    "ck": "ck_%(table_name)s_%(constraint_name)s",
+    "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+    "pk": "pk_%(table_name)s",
+}
+
+
+class UTCDateTime(TypeDecorator):
+    """Aware UTC datetimes in and out, whatever the backend keeps (SQLite keeps no zone)."""
+
+    impl = DateTime
+    cache_ok = True
+
+    def process_bind_param(self, value: datetime | None, dialect):
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            raise ValueError("naive datetime given to the database; use aware UTC datetimes")
+        return value.astimezone(timezone.utc).replace(tzinfo=None)
+
+    def process_result_value(self, value: datetime | None, dialect):
+        return None if value is None else value.replace(tzinfo=timezone.utc)
+
+
+class Base(DeclarativeBase):
+    metadata = MetaData(naming_convention=NAMING)
+
+
+class ApiKey(Base):
+    __tablename__ = "api_keys"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    prefix: Mapped[str] = mapped_column(String(16))  # shown in listings so a person can tell keys apart
+    key_hash: Mapped[str] = mapped_column(String(128), unique=True)
+    role: Mapped[str] = mapped_column(String(16))
+    name: Mapped[str] = mapped_column(String(100), default="")
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    revoked_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
+
+
+class Comment(Base):
+    __tablename__ = "comments"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    external_id: Mapped[str | None] = mapped_column(String(200), unique=True, nullable=True)
+    text: Mapped[str] = mapped_column(Text)
+    channel: Mapped[str] = mapped_column(String(32))
+    received_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    department: Mapped[str | None] = mapped_column(String(100), nullable=True)
+    ward: Mapped[str | None] = mapped_column(String(100), nullable=True)
+    patient_hash: Mapped[str | None] = mapped_column(String(64), nullable=True, index=True)
+    truncated: Mapped[bool] = mapped_column(default=False)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    created_by: Mapped[str] = mapped_column(String(100))
+
+    suggestion: Mapped[Suggestion] = relationship(back_populates="comment", uselist=False)
+    responses: Mapped[list[LabelResponse]] = relationship(back_populates="comment", order_by="LabelResponse.id")
+    case: Mapped[Case | None] = relationship(back_populates="comment", uselist=False)
+
+
+class Suggestion(Base):
+    """What the model said about a comment; never edited, so it stays comparable with human labels."""
+
+    __tablename__ = "suggestions"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    comment_id: Mapped[int] = mapped_column(ForeignKey("comments.id", ondelete="CASCADE"), unique=True)
+    model_version: Mapped[str] = mapped_column(String(100))
+    touchpoints: Mapped[list] = mapped_column(JSON)
+    aspects: Mapped[dict] = mapped_column(JSON)
+    sentiment: Mapped[str] = mapped_column(String(16))
+    urgency: Mapped[str] = mapped_column(String(16))
+    urgent_reasons: Mapped[list] = mapped_column(JSON)
+    probabilities: Mapped[dict] = mapped_column(JSON)
+    evidence: Mapped[dict] = mapped_column(JSON, default=dict)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime)
+
+    comment: Mapped[Comment] = relationship(back_populates="suggestion")
+
+
+class LabelResponse(Base):
+    """A person's labels for a comment, kept apart from the suggestion they may correct."""
+
+    __tablename__ = "label_responses"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    comment_id: Mapped[int] = mapped_column(ForeignKey("comments.id", ondelete="CASCADE"), index=True)
+    touchpoints: Mapped[list] = mapped_column(JSON)
+    aspects: Mapped[dict] = mapped_column(JSON)
+    sentiment: Mapped[str] = mapped_column(String(16))
+    urgency: Mapped[str] = mapped_column(String(16))
+    urgent_reasons: Mapped[list] = mapped_column(JSON)
+    note: Mapped[str] = mapped_column(Text, default="")
+    author: Mapped[str] = mapped_column(String(100))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    # the model version of the suggestion this person saw, and the taxonomy the labels come from
+    suggestion_model_version: Mapped[str] = mapped_column(String(100))
+    taxonomy_version: Mapped[int] = mapped_column(Integer)
+
+    comment: Mapped[Comment] = relationship(back_populates="responses")
+
+
+class Case(Base):
+    __tablename__ = "cases"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    comment_id: Mapped[int] = mapped_column(ForeignKey("comments.id", ondelete="CASCADE"), unique=True)
+    status: Mapped[str] = mapped_column(String(16), index=True)  # open | acknowledged | resolved
+    urgency: Mapped[str] = mapped_column(String(16), index=True)
+    department: Mapped[str | None] = mapped_column(String(100), nullable=True, index=True)
+    responsible_role: Mapped[str] = mapped_column(String(100))
+    route: Mapped[str] = mapped_column(String(100))
+    assignee: Mapped[str] = mapped_column(String(100), index=True)
+    escalation_level: Mapped[int] = mapped_column(Integer, default=0)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, index=True)
+    due_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
+    acknowledged_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
+    acknowledged_by: Mapped[str | None] = mapped_column(String(100), nullable=True)
+    resolved_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
+    resolved_by: Mapped[str | None] = mapped_column(String(100), nullable=True)
+    resolution_note: Mapped[str | None] = mapped_column(Text, nullable=True)
+
+    comment: Mapped[Comment] = relationship(back_populates="case")
+    touchpoints: Mapped[list[CaseTouchpoint]] = relationship(cascade="all, delete-orphan", lazy="selectin")
+    events: Mapped[list[CaseEvent]] = relationship(order_by="CaseEvent.id", cascade="all, delete-orphan")
+
+    @property
+    def touchpoint_ids(self) -> list[str]:
+        return [t.touchpoint for t in self.touchpoints]
+
+
+class CaseTouchpoint(Base):
+    """One row per touchpoint of a case, so that filtering by touchpoint is an index look-up on any backend."""
+
+    __tablename__ = "case_touchpoints"
+
+    case_id: Mapped[int] = mapped_column(ForeignKey("cases.id", ondelete="CASCADE"), primary_key=True)
+    touchpoint: Mapped[str] = mapped_column(String(32), primary_key=True, index=True)
+
+
+class CaseEvent(Base):
+    """The timeline of a case: what happened, when, and who (a key's name, or `system`)."""
+
+    __tablename__ = "case_events"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    case_id: Mapped[int] = mapped_column(ForeignKey("cases.id", ondelete="CASCADE"), index=True)
+    at: Mapped[datetime] = mapped_column(UTCDateTime)
+    actor: Mapped[str] = mapped_column(String(100))
+    kind: Mapped[str] = mapped_column(String(32))
+    detail: Mapped[dict] = mapped_column(JSON, default=dict)
+
+
+class AuditEntry(Base):
+    """Every action a person took through the API, with who and when."""
+
+    __tablename__ = "audit_log"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    at: Mapped[datetime] = mapped_column(UTCDateTime, index=True)
+    actor: Mapped[str] = mapped_column(String(100))
+    role: Mapped[str] = mapped_column(String(16))
+    action: Mapped[str] = mapped_column(String(64))
+    target: Mapped[str] = mapped_column(String(100))
+    detail: Mapped[dict] = mapped_column(JSON, default=dict)
+
+
+class Timer(Base):
+    """An SLA deadline. `fired_at` is set in the same transaction as the escalation it causes."""
+
+    __tablename__ = "timers"
+    __table_args__ = (Index("ix_timers_due", "fired_at", "due_at"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    case_id: Mapped[int] = mapped_column(ForeignKey("cases.id", ondelete="CASCADE"), index=True)
+    kind: Mapped[str] = mapped_column(String(32))  # ack_due | answer_due
+    level: Mapped[int] = mapped_column(Integer, default=0)
+    due_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    fired_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
+    outcome: Mapped[str | None] = mapped_column(String(32), nullable=True)  # escalated | reminded | moot | cancelled
+
+
+class OutboxAlert(Base):
+    """An alert to deliver, written in the transaction of the event that caused it."""
+
+    __tablename__ = "outbox"
+    __table_args__ = (
+        UniqueConstraint("idempotency_key", name="uq_outbox_idempotency_key"),
+        Index("ix_outbox_due", "status", "next_attempt_at"),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    idempotency_key: Mapped[str] = mapped_column(String(200))
+    case_id: Mapped[int | None] = mapped_column(ForeignKey("cases.id", ondelete="CASCADE"), nullable=True, index=True)
+    comment_id: Mapped[int | None] = mapped_column(ForeignKey("comments.id", ondelete="CASCADE"), nullable=True)
+    event: Mapped[str] = mapped_column(String(32))
+    channel: Mapped[str] = mapped_column(String(16))
+    target: Mapped[str] = mapped_column(String(500))
+    recipient: Mapped[str] = mapped_column(String(100))
+    urgency: Mapped[str] = mapped_column(String(16))
+    title: Mapped[str] = mapped_column(String(200))
+    body_markdown: Mapped[str] = mapped_column(Text)
+    # pending -> sending -> delivered; a failed try goes back to `failed` until attempts run out: `dead`
+    status: Mapped[str] = mapped_column(String(16))
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    next_attempt_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    lease_until: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
+    claim_token: Mapped[str | None] = mapped_column(String(36), nullable=True)
+    last_error: Mapped[str | None] = mapped_column(Text, nullable=True)
+    last_error_code: Mapped[str | None] = mapped_column(String(64), nullable=True)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    delivered_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
