@@ -38,8 +38,6 @@ class Settings(BaseSettings):
     patient_ref_salt: str = "dev-salt-not-secret"
     timezone: str = "Asia/Shanghai"  # on-duty hours and working days are read in this zone
     max_text_chars: int = 5000  # longer texts are classified by head and tail and flagged `truncated`
-    hard_max_text_chars: int = 100_000  # beyond this a text is refused
-    max_batch_texts: int = 256
     microbatch_window_ms: float = 5.0
     microbatch_max_texts: int = 64
     classify_evidence: bool = True  # default of the `evidence` flag of /v1/classify

@@ -1,0 +1,5 @@
+"""The HTTP API: routers, schemas and dependencies."""
+
+from serving.api.routes import ROUTERS
+
+__all__ = ["ROUTERS"]

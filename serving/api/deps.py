@@ -1,0 +1,79 @@
+"""Dependencies of the routes, as `Annotated` aliases."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import Annotated
+
+from fastapi import Depends, Request
+from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
+from sqlalchemy.orm import Session
+
+from serving.errors import NotReady, Unauthorized
+from serving.metrics import Metrics
+from serving.services.auth import Perm, Principal, authenticate
+from serving.services.batcher import MicroBatcher
+from serving.services.context import ServiceContext
+
+_bearer = HTTPBearer(auto_error=False, description="An API key from `pvoice keys create --role ROLE`.")
+
+
+def get_context(request: Request) -> ServiceContext:
+    return request.app.state.ctx
+
+
+ContextDep = Annotated[ServiceContext, Depends(get_context)]
+
+
+def get_session(ctx: ContextDep) -> Iterator[Session]:
+    with ctx.factory() as session:
+        yield session
+
+
+SessionDep = Annotated[Session, Depends(get_session)]
+
+
+def get_predictor(request: Request) -> MicroBatcher:
+    batcher = getattr(request.app.state, "batcher", None)
+    if batcher is None:
+        raise NotReady("the model is not loaded")
+    return batcher
+
+
+PredictorDep = Annotated[MicroBatcher, Depends(get_predictor)]
+
+
+def get_metrics(request: Request) -> Metrics:
+    return request.app.state.metrics
+
+
+MetricsDep = Annotated[Metrics, Depends(get_metrics)]
+
+
+def get_current_key(
+    request: Request, ctx: ContextDep,
+    credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
+) -> Principal:
+    if credentials is None or credentials.scheme.lower() != "bearer" or not credentials.credentials:
+        raise Unauthorized("missing API key: send 'Authorization: Bearer KEY'")
+    with ctx.factory() as session:
+        principal = authenticate(session, key=credentials.credentials, pepper=ctx.settings.api_key_pepper)
+    request.state.actor = principal.actor  # for the request log
+    return principal
+
+
+CurrentKey = Annotated[Principal, Depends(get_current_key)]
+
+
+def require(perm: Perm):
+    """A dependency that lets through only keys whose role has `perm`."""
+
+    def check(principal: CurrentKey) -> Principal:
+        principal.require(perm)
+        return principal
+
+    return Depends(check)
+
+
+def Allowed(perm: Perm):  # noqa: N802 - reads as a type in signatures: `who: Allowed(Perm.cases_work)`
+    return Annotated[Principal, require(perm)]

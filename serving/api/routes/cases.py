@@ -1,0 +1,70 @@
+"""/v1/cases: list with filters, read with the timeline, acknowledge, resolve, reassign."""
+
+from __future__ import annotations
+
+from datetime import datetime, timezone
+from typing import Annotated, Literal
+
+from fastapi import APIRouter, Query
+
+from serving.api.deps import Allowed, ContextDep, SessionDep
+from serving.api.schemas import CaseAck, CaseDetail, CaseReassign, CaseResolve, CasesPublic
+from serving.api.views import case_detail, case_public
+from serving.db.engine import transaction
+from serving.services import cases as service
+from serving.services.auth import Perm
+
+router = APIRouter(prefix="/v1/cases", tags=["cases"])
+Limited = Annotated[str | None, Query(max_length=100)]
+
+
+@router.get("", response_model=CasesPublic)
+def list_cases(
+    session: SessionDep, who: Allowed(Perm.cases_read),
+    status: Literal["open", "acknowledged", "resolved"] | None = None,
+    urgency: Literal["urgent", "complaint"] | None = None,
+    touchpoint: Limited = None, department: Limited = None, assignee: Limited = None,
+    created_from: Annotated[datetime | None, Query(description="Cases created at or after (ISO 8601).")] = None,
+    created_to: Annotated[datetime | None, Query(description="Cases created before (ISO 8601).")] = None,
+    limit: Annotated[int, Query(ge=1, le=200)] = 50,
+    offset: Annotated[int, Query(ge=0)] = 0,
+) -> CasesPublic:
+    filters = service.CaseFilter(status=status, urgency=urgency, touchpoint=touchpoint, department=department,
+                                 assignee=assignee, created_from=_utc(created_from), created_to=_utc(created_to))
+    rows, count = service.list_cases(session, filters=filters, limit=limit, offset=offset)
+    return CasesPublic(items=[case_public(c, who) for c in rows], count=count)
+
+
+def _utc(when: datetime | None) -> datetime | None:
+    if when is None:
+        return None
+    return when if when.tzinfo else when.replace(tzinfo=timezone.utc)
+
+
+@router.get("/{case_id}", response_model=CaseDetail)
+def read_case(case_id: int, session: SessionDep, who: Allowed(Perm.cases_read)) -> CaseDetail:
+    return case_detail(service.get_case(session, case_id=case_id), who)
+
+
+def _act(ctx, case_id: int, who, action, **kwargs) -> CaseDetail:
+    with transaction(ctx.factory) as session:
+        action(session, ctx, case_id=case_id, who=who, now=ctx.clock.now(), **kwargs)
+    ctx.notify()
+    with ctx.factory() as session:
+        return case_detail(service.get_case(session, case_id=case_id), who)
+
+
+@router.post("/{case_id}/ack", response_model=CaseDetail)
+def acknowledge(case_id: int, ctx: ContextDep, who: Allowed(Perm.cases_work), body: CaseAck | None = None
+                ) -> CaseDetail:
+    return _act(ctx, case_id, who, service.acknowledge, note=body.note if body else "")
+
+
+@router.post("/{case_id}/resolve", response_model=CaseDetail)
+def resolve(case_id: int, body: CaseResolve, ctx: ContextDep, who: Allowed(Perm.cases_work)) -> CaseDetail:
+    return _act(ctx, case_id, who, service.resolve, note=body.note)
+
+
+@router.post("/{case_id}/reassign", response_model=CaseDetail)
+def reassign(case_id: int, body: CaseReassign, ctx: ContextDep, who: Allowed(Perm.cases_work)) -> CaseDetail:
+    return _act(ctx, case_id, who, service.reassign, assignee=body.assignee, note=body.note)

@@ -1,0 +1,23 @@
+"""POST /v1/classify: labels, probabilities and evidence; stores nothing."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter
+
+from serving.api.deps import Allowed, ContextDep, MetricsDep, PredictorDep
+from serving.api.schemas import ClassifyRequest, ClassifyResponse
+from serving.services.auth import Perm
+from serving.services.classify import classify_texts, prediction_dict
+
+router = APIRouter(prefix="/v1", tags=["classify"])
+
+
+@router.post("/classify", response_model=ClassifyResponse, response_model_exclude_none=True)
+async def classify(body: ClassifyRequest, ctx: ContextDep, predictor: PredictorDep, metrics: MetricsDep,
+                   _: Allowed(Perm.classify)) -> dict:
+    evidence = ctx.settings.classify_evidence if body.evidence is None else body.evidence
+    results = await classify_texts(predictor, body.texts, max_chars=ctx.settings.max_text_chars,
+                                   evidence=evidence)
+    for _prepared, pred in results:
+        metrics.count_prediction(pred)
+    return {"items": [prediction_dict(pred, prepared, with_evidence=evidence) for prepared, pred in results]}

@@ -1,0 +1,42 @@
+"""Operations: liveness, readiness and Prometheus metrics (no key needed; keep them inside the network)."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter, Request
+from fastapi.responses import JSONResponse, Response
+from prometheus_client import CONTENT_TYPE_LATEST
+from sqlalchemy import text
+
+from serving.api.deps import ContextDep, MetricsDep
+from serving.db.migrate import current_revision, head_revision
+
+router = APIRouter(tags=["operations"])
+
+
+@router.get("/healthz")
+def healthz() -> dict:
+    return {"status": "ok"}
+
+
+@router.get("/readyz")
+def readyz(request: Request, ctx: ContextDep) -> JSONResponse:
+    checks: dict[str, str] = {}
+    batcher = getattr(request.app.state, "batcher", None)
+    checks["model"] = f"ok ({batcher.model_version})" if batcher is not None else "not loaded"
+    try:
+        with ctx.factory() as session:
+            session.execute(text("SELECT 1"))
+        checks["database"] = "ok"
+        current, head = current_revision(ctx.factory.kw["bind"]), head_revision()
+        checks["migrations"] = "ok" if current == head else f"at {current}, need {head}"
+    except Exception as error:  # noqa: BLE001 - readiness reports, it does not raise
+        checks["database"] = f"unreachable: {type(error).__name__}"
+        checks.setdefault("migrations", "unknown")
+    ready = all(v.startswith("ok") for v in checks.values())
+    return JSONResponse({"status": "ready" if ready else "not ready", "checks": checks},
+                        status_code=200 if ready else 503)
+
+
+@router.get("/metrics", response_class=Response)
+def metrics(metrics: MetricsDep) -> Response:
+    return Response(metrics.render(), media_type=CONTENT_TYPE_LATEST)

@@ -1,0 +1,20 @@
+"""Request and response schemas, one module per resource."""
+
+from serving.api.schemas.alerts import AlertPublic, AlertsPublic, RoutingReloaded
+from serving.api.schemas.cases import (
+    CaseAck, CaseDetail, CaseEventPublic, CasePublic, CaseReassign, CaseResolve, CasesPublic, Suggested,
+)
+from serving.api.schemas.classify import Classification, ClassifyRequest, ClassifyResponse
+from serving.api.schemas.comments import (
+    CaseBrief, CommentCreate, CommentPublic, CommentResult, CommentsCreate, CommentsResponse, LabelSet,
+)
+from serving.api.schemas.common import MAX_TEXTS, TEXT_HARD_MAX
+from serving.api.schemas.labels import CommentLabels, LabelsCreate, ResponsePublic, SuggestionPublic
+
+__all__ = [
+    "MAX_TEXTS", "TEXT_HARD_MAX", "AlertPublic", "AlertsPublic", "CaseAck", "CaseBrief", "CaseDetail",
+    "CaseEventPublic", "CasePublic", "CaseReassign", "CaseResolve", "CasesPublic", "Classification",
+    "ClassifyRequest", "ClassifyResponse", "CommentCreate", "CommentLabels", "CommentPublic", "CommentResult",
+    "CommentsCreate", "CommentsResponse", "LabelSet", "LabelsCreate", "ResponsePublic", "RoutingReloaded",
+    "Suggested", "SuggestionPublic",
+]

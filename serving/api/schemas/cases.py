@@ -1,0 +1,65 @@
+"""Schemas of /v1/cases."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from pydantic import BaseModel, Field
+
+from serving.api.schemas.comments import CommentPublic, LabelSet
+from serving.api.schemas.common import Note, ShortStr
+
+
+class Suggested(LabelSet):
+    model_version: str
+    evidence: dict[str, list[dict]] = {}
+
+
+class CaseEventPublic(BaseModel):
+    at: datetime
+    actor: str
+    kind: str
+    detail: dict
+
+
+class CasePublic(BaseModel):
+    id: int
+    status: str
+    urgency: str
+    touchpoints: list[str]
+    department: str | None
+    responsible_role: str
+    route: str
+    assignee: str
+    escalation_level: int
+    created_at: datetime
+    due_at: datetime | None
+    acknowledged_at: datetime | None
+    acknowledged_by: str | None
+    resolved_at: datetime | None
+    resolved_by: str | None
+    resolution_note: str | None
+    comment: CommentPublic
+    suggestion: Suggested | None
+
+
+class CaseDetail(CasePublic):
+    timeline: list[CaseEventPublic]
+
+
+class CasesPublic(BaseModel):
+    items: list[CasePublic]
+    count: int = Field(description="All cases matching the filters, not only this page.")
+
+
+class CaseAck(BaseModel):
+    note: Note = ""
+
+
+class CaseResolve(BaseModel):
+    note: Note = Field(min_length=1, description="The resolution: what was done or answered.")
+
+
+class CaseReassign(BaseModel):
+    assignee: ShortStr = Field(description="A person id of the routing file.")
+    note: Note = ""

@@ -1,0 +1,99 @@
+"""Commands of the triage service: `pvoice serve`, `pvoice keys ...`, `pvoice db upgrade`."""
+
+from __future__ import annotations
+
+from datetime import datetime, timezone
+from typing import Annotated
+
+import typer
+
+keys_app = typer.Typer(help="API keys: create (printed once), list, revoke.", no_args_is_help=True)
+db_app = typer.Typer(help="The service's database.", no_args_is_help=True)
+
+
+def _engine():
+    from pvoice.settings import get_settings
+    from serving.db import make_engine
+
+    return make_engine(get_settings().database_url)
+
+
+def serve_command(
+    host: Annotated[str | None, typer.Option(help="Interface to listen on (default PVOICE_HOST, 127.0.0.1).")] = None,
+    port: Annotated[int | None, typer.Option(help="Port (default PVOICE_PORT, 8000).")] = None,
+) -> None:
+    """Serve the triage API with uvicorn: one process, the model loaded once."""
+    import uvicorn
+
+    from pvoice.settings import get_settings
+    from serving.logs import configure_logging
+    from serving.main import create_app
+
+    settings = get_settings()
+    configure_logging(json_logs=settings.log_json, level=settings.log_level)
+    uvicorn.run(create_app(settings), host=host or settings.host, port=port or settings.port, log_config=None,
+                access_log=False)
+
+
+@db_app.command("upgrade")
+def db_upgrade_command() -> None:
+    """Apply the migrations the code needs (the server also does at startup, unless PVOICE_DB_AUTO_UPGRADE=false)."""
+    from serving.db import upgrade
+
+    typer.echo(f"database at revision {upgrade(_engine())}")
+
+
+def _ready_session():
+    from serving.db import make_session_factory, upgrade
+
+    engine = _engine()
+    upgrade(engine)
+    return make_session_factory(engine)
+
+
+@keys_app.command("create")
+def keys_create_command(
+    role: Annotated[str, typer.Option(help="intake | agent | manager | admin")],
+    name: Annotated[str, typer.Option(help="Who or what holds the key (shown in the audit log).")] = "",
+) -> None:
+    """Create a key; the key itself is printed alone on the last line, once, and never stored."""
+    from pvoice.settings import get_settings
+    from serving.db import transaction
+    from serving.errors import InvalidInput
+    from serving.services.auth import create_key
+
+    try:
+        with transaction(_ready_session()) as session:
+            row, clear = create_key(session, role=role, name=name or role, pepper=get_settings().api_key_pepper,
+                                    now=datetime.now(timezone.utc))
+    except InvalidInput as error:
+        typer.echo(f"error: {error.message}", err=True)
+        raise typer.Exit(2) from None
+    typer.echo(f"created key {row.id} ({row.role}, {row.name}); store it now, it is not shown again:", err=True)
+    typer.echo(clear)
+
+
+@keys_app.command("list")
+def keys_list_command() -> None:
+    """Keys with their id, role, name and prefix (never the key)."""
+    from serving.services.auth import list_keys
+
+    with _ready_session()() as session:
+        for row in list_keys(session):
+            state = f"revoked {row.revoked_at:%Y-%m-%d}" if row.revoked_at else "active"
+            typer.echo(f"{row.id}\t{row.role}\t{row.name}\t{row.prefix}…\t{state}")
+
+
+@keys_app.command("revoke")
+def keys_revoke_command(key_id: Annotated[int, typer.Argument(help="The id shown by `pvoice keys list`.")]) -> None:
+    from serving.db import transaction
+    from serving.errors import NotFound
+    from serving.services.auth import revoke_key
+
+    try:
+        with transaction(_ready_session()) as session:
+            revoke_key(session, key_id=key_id, now=datetime.now(timezone.utc))
+    except NotFound as error:
+        typer.echo(f"error: {error.message}", err=True)
+        raise typer.Exit(1) from None
+    typer.echo(f"revoked key {key_id}")

@@ -1,0 +1,113 @@
+"""Domain errors: each carries a stable code; `install_error_handlers` maps them to HTTP in one place."""
+
+from __future__ import annotations
+
+import logging
+
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+from starlette.exceptions import HTTPException as StarletteHTTPException
+
+log = logging.getLogger("pvoice.errors")
+
+
+class DomainError(Exception):
+    code = "error"
+    status = 400
+
+    def __init__(self, message: str, *, field: str | None = None):
+        super().__init__(message)
+        self.message = message
+        self.field = field
+
+
+class InvalidInput(DomainError):
+    code, status = "invalid_input", 422
+
+
+class Unauthorized(DomainError):
+    code, status = "unauthorized", 401
+
+
+class Forbidden(DomainError):
+    code, status = "forbidden", 403
+
+
+class NotFound(DomainError):
+    code, status = "not_found", 404
+
+
+class Conflict(DomainError):
+    code, status = "conflict", 409
+
+
+class NotReady(DomainError):
+    code, status = "not_ready", 503
+
+
+class ConfigError(RuntimeError):
+    """A configuration the service refuses to start with (routing file, unsafe secrets)."""
+
+
+def error_body(code: str, message: str, *, field: str | None = None, errors: list | None = None) -> dict:
+    body: dict = {"code": code, "message": message}
+    if field:
+        body["field"] = field
+    if errors:
+        body["errors"] = errors
+    return {"error": body}
+
+
+def _location(loc: tuple) -> str:
+    # ("body", "comments", 0, "channel") -> "comments[0].channel"
+    out = ""
+    for part in loc[1:] if loc and loc[0] in ("body", "query", "path", "header") else loc:
+        out += f"[{part}]" if isinstance(part, int) else (f".{part}" if out else str(part))
+    return out or (str(loc[0]) if loc else "body")
+
+
+def _clean(message: str) -> str:
+    return message.removeprefix("Value error, ")
+
+
+def validation_errors(exc: RequestValidationError) -> list[dict]:
+    errors = []
+    for err in exc.errors():
+        if err.get("type") == "json_invalid":
+            errors.append({"field": "body", "message": f"invalid JSON: {err.get('ctx', {}).get('error', err['msg'])}"})
+        else:
+            errors.append({"field": _location(tuple(err.get("loc", ()))), "message": _clean(str(err.get("msg", "")))})
+    return errors
+
+
+async def _domain_handler(_: Request, exc: DomainError) -> JSONResponse:
+    headers = {"WWW-Authenticate": "Bearer"} if exc.status == 401 else None
+    return JSONResponse(error_body(exc.code, exc.message, field=exc.field), status_code=exc.status, headers=headers)
+
+
+async def _validation_handler(_: Request, exc: RequestValidationError) -> JSONResponse:
+    errors = validation_errors(exc)
+    first = errors[0] if errors else {"field": "body", "message": "invalid request"}
+    message = f"{first['field']}: {first['message']}" + (f" (and {len(errors) - 1} more)" if len(errors) > 1 else "")
+    return JSONResponse(error_body("invalid_input", message, field=first["field"], errors=errors), status_code=422)
+
+
+async def _http_handler(_: Request, exc: StarletteHTTPException) -> JSONResponse:
+    if exc.status_code == 400 and exc.detail == "There was an error parsing the body":
+        # what FastAPI says of a body that is not UTF-8 (or not decodable at all)
+        return JSONResponse(error_body("invalid_body", "body: not valid JSON in UTF-8", field="body"), status_code=400)
+    code = {400: "bad_request", 404: "not_found", 405: "method_not_allowed", 413: "too_large"}.get(exc.status_code, "http_error")
+    return JSONResponse(error_body(code, str(exc.detail)), status_code=exc.status_code, headers=exc.headers)
+
+
+async def _unexpected_handler(_: Request, exc: Exception) -> JSONResponse:
+    log.exception("unhandled error", exc_info=exc)
+    return JSONResponse(error_body("internal", "internal error; it has been logged"), status_code=500)
+
+
+def install_error_handlers(app: FastAPI) -> None:
+    app.add_exception_handler(DomainError, _domain_handler)
+    app.add_exception_handler(RequestValidationError, _validation_handler)
+    app.add_exception_handler(StarletteHTTPException, _http_handler)
+    app.add_exception_handler(Exception, _unexpected_handler)

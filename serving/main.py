@@ -1,0 +1,124 @@
+"""The FastAPI app: wiring only. `create_app(settings)` builds it; the lifespan loads the model once, opens the
+database (applying or checking migrations), and runs the delivery and SLA workers until shutdown."""
+
+from __future__ import annotations
+
+import logging
+import time
+from contextlib import asynccontextmanager
+
+from fastapi import FastAPI, Request
+
+from model.taxonomy import load_taxonomy
+from pvoice.settings import Settings, get_settings
+from serving.api import ROUTERS
+from serving.clock import Clock, SystemClock
+from serving.db import ensure_schema, make_engine, make_session_factory
+from serving.errors import ConfigError, install_error_handlers
+from serving.metrics import Metrics
+from serving.routing import load_routing
+from serving.services import MicroBatcher, ServiceContext
+from serving.workers import DeliveryWorker, TimerWorker
+
+log = logging.getLogger("pvoice.serving")
+DEV_SECRETS = {"api_key_pepper": "dev-pepper-not-secret", "patient_ref_salt": "dev-salt-not-secret"}
+
+
+def check_secrets(settings: Settings) -> None:
+    if settings.environment != "production":
+        return
+    unsafe = [name for name, value in DEV_SECRETS.items() if getattr(settings, name) == value]
+    if unsafe:
+        raise ConfigError(f"refusing to start in production with development secrets: set "
+                          f"{', '.join('PVOICE_' + n.upper() for n in unsafe)}")
+
+
+def load_classifier(settings: Settings):
+    import torch
+
+    from model.predictor import Classifier
+
+    if settings.torch_threads:
+        torch.set_num_threads(settings.torch_threads)
+    if not (settings.model_dir / "classifier.json").exists():
+        raise ConfigError(f"no model at {settings.model_dir}: train one (`make model`) or set PVOICE_MODEL_DIR")
+    return Classifier.from_pretrained(settings.model_dir)
+
+
+def _build_senders(settings: Settings) -> dict:
+    from serving.alerts.channels import build_senders
+
+    return build_senders(settings)
+
+
+def _close_senders(senders: dict) -> None:
+    for sender in senders.values():
+        close = getattr(sender, "close", None)
+        if close is not None:
+            close()
+
+
+def create_app(settings: Settings | None = None, *, clock: Clock | None = None, senders: dict | None = None,
+               classifier=None, start_workers: bool = True) -> FastAPI:
+    """`senders` and `classifier` replace the configured ones (tests); `start_workers=False` leaves the
+    delivery and SLA loops to the caller (tests drive them step by step)."""
+    settings = settings or get_settings()
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI):
+        check_secrets(settings)
+        taxonomy = load_taxonomy(settings.taxonomy_path)
+        routing = load_routing(settings.routing_path, touchpoints=taxonomy.touchpoint_ids, timezone=settings.timezone)
+        engine = make_engine(settings.database_url)
+        ensure_schema(engine, auto_upgrade=settings.db_auto_upgrade)
+        ctx = ServiceContext(settings=settings, taxonomy=taxonomy, routing=routing, clock=clock or SystemClock(),
+                             factory=make_session_factory(engine))
+        metrics = Metrics()
+        metrics.watch_database(ctx.factory)
+        batcher = MicroBatcher(classifier or load_classifier(settings), window_ms=settings.microbatch_window_ms,
+                               max_texts=settings.microbatch_max_texts, on_call=metrics.count_model_call)
+        channel_senders = senders if senders is not None else _build_senders(settings)
+        delivery = DeliveryWorker(ctx, channel_senders, metrics, poll_seconds=settings.outbox_poll_seconds)
+        timers = TimerWorker(ctx, metrics, poll_seconds=settings.timers_poll_seconds)
+        ctx.notify = delivery.notify
+        app.state.ctx, app.state.metrics, app.state.batcher = ctx, metrics, batcher
+        app.state.delivery, app.state.timers = delivery, timers
+        await batcher.start()
+        workers = [delivery, timers] if start_workers else []
+        for worker in workers:
+            await worker.start()
+        log.info("triage service ready", extra={"model": batcher.model_version, "routes": len(routing.routes)})
+        try:
+            yield
+        finally:
+            for worker in workers:
+                await worker.stop()
+            if not start_workers:
+                delivery.close()
+            await batcher.stop()
+            app.state.batcher = None
+            if senders is None:
+                _close_senders(channel_senders)
+            engine.dispose()
+
+    app = FastAPI(title="patient-voice triage", version="1", lifespan=lifespan,
+                  description="Classify, store and route patient comments; alert and escalate until someone "
+                              "acknowledges. Authenticate with `Authorization: Bearer KEY`.")
+    install_error_handlers(app)
+    for router in ROUTERS:
+        app.include_router(router)
+
+    @app.middleware("http")
+    async def observe(request: Request, call_next):
+        start = time.perf_counter()
+        response = await call_next(request)
+        elapsed = time.perf_counter() - start
+        route = getattr(request.scope.get("route"), "path", "unmatched")
+        metrics = getattr(request.app.state, "metrics", None)
+        if metrics is not None:
+            metrics.latency.labels(request.method, route, str(response.status_code)).observe(elapsed)
+        log.info("request", extra={"method": request.method, "route": route, "status": response.status_code,
+                                   "ms": round(elapsed * 1000, 2), "actor": getattr(request.state, "actor", None)})
+        return response
+
+    return app

@@ -1,0 +1,81 @@
+"""Classifying texts for the API: long texts by head and tail, results as plain dicts."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from model.results import Prediction
+from serving.services.batcher import MicroBatcher
+
+SEPARATOR = "\n…\n"
+
+
+@dataclass(frozen=True)
+class Prepared:
+    """The text the model reads, and how to map its offsets back to the original."""
+
+    original: str
+    model_text: str
+    truncated: bool
+    head: int = 0  # characters kept from the start
+    skipped: int = 0  # characters left out between head and tail
+
+    def original_span(self, start: int, end: int) -> tuple[int, int]:
+        if not self.truncated or end <= self.head:
+            return start, end
+        tail_start = self.head + len(SEPARATOR)
+        if start >= tail_start:
+            shift = self.skipped - len(SEPARATOR)
+            return start + shift, end + shift
+        return start, min(end, self.head)  # a span over the separator keeps its head part
+
+
+def prepare(text: str, max_chars: int) -> Prepared:
+    """Texts over `max_chars` keep their first and last halves: complaints open with the incident and close with
+    what the writer wants (a reply, a refund, the 12345 call they threaten), and both decide the triage."""
+    if len(text) <= max_chars:
+        return Prepared(text, text, False)
+    head = max_chars // 2
+    tail = max_chars - head
+    return Prepared(text, text[:head] + SEPARATOR + text[-tail:], True, head, len(text) - head - tail)
+
+
+def prediction_dict(pred: Prediction, prepared: Prepared, *, with_evidence: bool) -> dict:
+    out = {
+        "touchpoints": pred.touchpoints,
+        "aspects": pred.aspects,
+        "sentiment": pred.sentiment,
+        "urgency": pred.urgency,
+        "urgent_reasons": pred.urgent_reasons,
+        "probabilities": {
+            "touchpoints": pred.touchpoint_probabilities,
+            "aspects": pred.aspect_probabilities,
+            "sentiment": pred.sentiment_probabilities,
+            "urgency": pred.urgency_probabilities,
+            "urgent_reasons": pred.reason_probabilities,
+        },
+        "truncated": prepared.truncated,
+        "model_version": pred.model_version,
+    }
+    if with_evidence:
+        out["evidence"] = evidence_dict(pred, prepared)
+    return out
+
+
+def evidence_dict(pred: Prediction, prepared: Prepared) -> dict[str, list[dict]]:
+    evidence: dict[str, list[dict]] = {}
+    for decision, spans in pred.evidence.items():
+        items = []
+        for span in spans:
+            start, end = prepared.original_span(span.start, span.end)
+            items.append({"text": prepared.original[start:end], "start": start, "end": end,
+                          "weight": round(float(span.weight), 6)})
+        evidence[decision] = items
+    return evidence
+
+
+async def classify_texts(batcher: MicroBatcher, texts: list[str], *, max_chars: int, evidence: bool
+                         ) -> list[tuple[Prepared, Prediction]]:
+    prepared = [prepare(t, max_chars) for t in texts]
+    preds = await batcher.predict([p.model_text for p in prepared], evidence=evidence)
+    return list(zip(prepared, preds))

@@ -1,0 +1,117 @@
+"""Ingesting comments: store the text and the model's suggestion, then triage, all in one transaction each."""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from datetime import datetime
+from zoneinfo import ZoneInfo
+
+from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session, selectinload
+
+from model.results import Prediction
+from serving.db.engine import transaction
+from serving.db.models import Case, Comment, Suggestion
+from serving.errors import NotFound
+from serving.masking import hash_patient_ref
+from serving.services.auth import Principal
+from serving.services.classify import Prepared, evidence_dict
+from serving.services.context import ServiceContext
+from serving.services.triage import forward_praise, open_case
+
+log = logging.getLogger("pvoice.comments")
+
+
+@dataclass(frozen=True)
+class NewComment:
+    text: str
+    channel: str
+    received_at: datetime
+    department: str | None = None
+    ward: str | None = None
+    external_id: str | None = None
+    patient_ref: str | None = None
+
+
+@dataclass
+class Ingested:
+    comment: Comment
+    created: bool
+    praise_to: list[str]
+
+
+def _aware(when: datetime, zone: str) -> datetime:
+    return when if when.tzinfo is not None else when.replace(tzinfo=ZoneInfo(zone))
+
+
+def _loaded(session: Session, comment_id: int) -> Comment:
+    return session.scalar(select(Comment).where(Comment.id == comment_id).options(
+        selectinload(Comment.suggestion), selectinload(Comment.case)))
+
+
+def find_existing(session: Session, *, external_ids: list[str]) -> dict[str, Comment]:
+    if not external_ids:
+        return {}
+    rows = session.scalars(select(Comment).where(Comment.external_id.in_(external_ids)).options(
+        selectinload(Comment.suggestion), selectinload(Comment.case)))
+    return {c.external_id: c for c in rows}
+
+
+def _suggestion(pred: Prediction, evidence: Prediction | None, prepared: Prepared, now: datetime) -> Suggestion:
+    return Suggestion(
+        model_version=pred.model_version or "unknown", touchpoints=pred.touchpoints, aspects=pred.aspects,
+        sentiment=pred.sentiment, urgency=pred.urgency, urgent_reasons=pred.urgent_reasons,
+        probabilities={"touchpoints": pred.touchpoint_probabilities, "aspects": pred.aspect_probabilities,
+                       "sentiment": pred.sentiment_probabilities, "urgency": pred.urgency_probabilities,
+                       "urgent_reasons": pred.reason_probabilities},
+        evidence=evidence_dict(evidence, prepared) if evidence is not None else {}, created_at=now)
+
+
+def store_comment(ctx: ServiceContext, *, item: NewComment, prepared: Prepared, pred: Prediction,
+                  evidence: Prediction | None, who: Principal) -> Ingested:
+    """One transaction: comment, suggestion, case, timeline, timers and alerts, or nothing."""
+    now = ctx.clock.now()
+    try:
+        with transaction(ctx.factory) as session:
+            if item.external_id and (found := find_existing(session, external_ids=[item.external_id])):
+                return Ingested(found[item.external_id], False, [])
+            comment = Comment(
+                external_id=item.external_id, text=item.text, channel=item.channel,
+                received_at=_aware(item.received_at, ctx.settings.timezone), department=item.department,
+                ward=item.ward, truncated=prepared.truncated, created_at=now, created_by=who.actor,
+                patient_hash=hash_patient_ref(item.patient_ref, ctx.settings.patient_ref_salt)
+                if item.patient_ref else None,
+            )
+            session.add(comment)
+            session.flush()
+            suggestion = _suggestion(pred, evidence, prepared, now)
+            suggestion.comment_id = comment.id
+            session.add(suggestion)
+            session.flush()
+            comment.suggestion = suggestion
+            open_case(session, ctx, comment=comment, suggestion=suggestion, now=now)
+            praise_to = forward_praise(session, ctx, comment=comment, suggestion=suggestion, now=now)
+            session.flush()
+            comment = _loaded(session, comment.id)
+        return Ingested(comment, True, praise_to)
+    except IntegrityError:
+        # the same external_id committed by a concurrent request: that one is the stored result
+        with ctx.factory() as session:
+            found = find_existing(session, external_ids=[item.external_id] if item.external_id else [])
+        if item.external_id in found:
+            return Ingested(found[item.external_id], False, [])
+        raise
+
+
+def get_comment(session: Session, *, comment_id: int) -> Comment:
+    comment = session.scalar(select(Comment).where(Comment.id == comment_id).options(
+        selectinload(Comment.suggestion), selectinload(Comment.case), selectinload(Comment.responses)))
+    if comment is None:
+        raise NotFound(f"no comment {comment_id}")
+    return comment
+
+
+def case_of(comment: Comment) -> Case | None:
+    return comment.case

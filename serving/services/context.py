@@ -1,0 +1,24 @@
+"""What the services share for the life of the app: settings, labels, routing, the clock and the database."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+from sqlalchemy.orm import Session, sessionmaker
+
+from model.taxonomy import Taxonomy
+from pvoice.settings import Settings
+from serving.clock import Clock
+from serving.routing import RoutingTable
+
+
+@dataclass
+class ServiceContext:
+    settings: Settings
+    taxonomy: Taxonomy
+    routing: RoutingTable  # replaced whole on reload, never edited in place
+    clock: Clock
+    factory: sessionmaker[Session]
+    # wakes the delivery worker after a commit that wrote alerts; a no-op until the worker runs
+    notify: Callable[[], None] = field(default=lambda: None)

@@ -1,0 +1,93 @@
+"""Human labels: stored beside the model's suggestion (never over it) and exported in the corpus format."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import dataclass
+from datetime import datetime
+
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session, selectinload
+
+from model.taxonomy import Taxonomy
+from serving.db.models import Comment, LabelResponse
+from serving.errors import InvalidInput
+from serving.masking import mask_pii
+from serving.services.audit import audit
+from serving.services.auth import Principal
+from serving.services.comments import get_comment
+
+EXPORT_ID_PREFIX = "pv-"
+
+
+@dataclass(frozen=True)
+class Labels:
+    touchpoints: list[str]
+    aspects: dict[str, str]
+    sentiment: str
+    urgency: str
+    urgent_reasons: list[str]
+    note: str = ""
+
+
+def _one_of(value: str, valid: list[str], field: str) -> None:
+    if value not in valid:
+        raise InvalidInput(f"{field}: unknown id {value!r}; valid: {', '.join(valid)}", field=field)
+
+
+def validate_labels(labels: Labels, taxonomy: Taxonomy) -> None:
+    """The corpus contract (data/comments): what training will refuse is refused here, naming the field."""
+    if not labels.touchpoints:
+        raise InvalidInput("touchpoints: at least one touchpoint is needed", field="touchpoints")
+    for t in labels.touchpoints:
+        _one_of(t, taxonomy.touchpoint_ids, "touchpoints")
+    if len(set(labels.touchpoints)) != len(labels.touchpoints):
+        raise InvalidInput("touchpoints: repeated id", field="touchpoints")
+    if set(labels.aspects) != set(labels.touchpoints):
+        raise InvalidInput(f"aspects: keys {sorted(labels.aspects)} must equal touchpoints "
+                           f"{sorted(labels.touchpoints)}", field="aspects")
+    for key, value in labels.aspects.items():
+        _one_of(value, taxonomy.sentiment_ids, f"aspects.{key}")
+    _one_of(labels.sentiment, taxonomy.sentiment_ids, "sentiment")
+    _one_of(labels.urgency, taxonomy.urgency_ids, "urgency")
+    for r in labels.urgent_reasons:
+        _one_of(r, taxonomy.reason_ids, "urgent_reasons")
+    if bool(labels.urgent_reasons) != (labels.urgency == "urgent"):
+        raise InvalidInput("urgent_reasons: must be non-empty exactly when urgency is 'urgent'",
+                           field="urgent_reasons")
+
+
+def add_labels(session: Session, *, comment_id: int, labels: Labels, taxonomy: Taxonomy, who: Principal,
+               now: datetime) -> LabelResponse:
+    comment = get_comment(session, comment_id=comment_id)
+    validate_labels(labels, taxonomy)
+    response = LabelResponse(
+        comment_id=comment.id, touchpoints=labels.touchpoints, aspects=labels.aspects, sentiment=labels.sentiment,
+        urgency=labels.urgency, urgent_reasons=labels.urgent_reasons, note=labels.note, author=who.actor,
+        created_at=now, suggestion_model_version=comment.suggestion.model_version,
+        taxonomy_version=taxonomy.version,
+    )
+    session.add(response)
+    session.flush()
+    audit(session, who=who, action="comment.label", target=f"comment:{comment.id}", now=now,
+          response_id=response.id, urgency=labels.urgency)
+    return response
+
+
+def export_rows(session: Session) -> Iterator[dict]:
+    """The latest human labels of each labeled comment, as corpus rows; texts are masked, since training
+    data outlives the case and needs no phone numbers."""
+    latest = select(func.max(LabelResponse.id)).group_by(LabelResponse.comment_id)
+    query = (select(LabelResponse).where(LabelResponse.id.in_(latest)).order_by(LabelResponse.comment_id)
+             .options(selectinload(LabelResponse.comment).selectinload(Comment.suggestion)))
+    for response in session.scalars(query):
+        comment = response.comment
+        yield {
+            "id": f"{EXPORT_ID_PREFIX}{comment.id}", "text": mask_pii(comment.text),
+            "touchpoints": response.touchpoints, "aspects": response.aspects, "sentiment": response.sentiment,
+            "urgency": response.urgency, "urgent_reasons": response.urgent_reasons, "channel": comment.channel,
+            "source": "written",
+            "labeled_by": response.author, "labeled_at": response.created_at.isoformat(),
+            "suggestion_model_version": response.suggestion_model_version,
+            "suggested_urgency": comment.suggestion.urgency if comment.suggestion else None,
+        }

@@ -1,0 +1,190 @@
+"""Test helpers for the triage service: a scripted classifier, a fake sender, a real local HTTP receiver, and
+settings and routing that point only at this machine. No pytest here, so the module imports anywhere."""
+
+from __future__ import annotations
+
+import json
+import threading
+from dataclasses import dataclass, field
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+
+import yaml
+
+from pvoice.settings import Settings
+from serving.clock import ManualClock
+from serving.db.engine import transaction
+from serving.services.auth import create_key
+
+__all__ = ["FakeSender", "ManualClock", "Rule", "ScriptedClassifier", "WebhookReceiver", "make_keys",
+           "make_settings", "write_routing"]
+
+
+@dataclass(frozen=True)
+class Rule:
+    """When `marker` is in a text, the prediction gets these labels (the tiny model's are random)."""
+
+    marker: str
+    urgency: str
+    touchpoints: tuple[str, ...] = ("nursing",)
+    sentiment: str = "negative"
+    urgent_reasons: tuple[str, ...] = ()
+
+
+DEFAULT_RULES = (
+    Rule("输错", "urgent", ("nursing",), urgent_reasons=("safety",)),
+    Rule("12345", "urgent", ("billing",), urgent_reasons=("escalation",)),
+    Rule("等了", "complaint", ("waiting", "registration")),
+    Rule("谢谢", "none", ("consultation",), sentiment="positive"),
+)
+
+
+class ScriptedClassifier:
+    """A real tiny classifier whose decisions are overridden by marker rules, so triage tests are deterministic;
+    texts without a marker come out as neutral, urgency `none`."""
+
+    def __init__(self, base, rules: tuple[Rule, ...] = DEFAULT_RULES):
+        self.base, self.rules, self.config = base, rules, base.config
+        self.calls: list[int] = []  # batch size of each call
+
+    def predict(self, texts, batch_size: int = 32, evidence: bool = False):
+        single = isinstance(texts, str)
+        preds = self.base.predict([texts] if single else list(texts), batch_size=batch_size, evidence=evidence)
+        self.calls.append(len(preds))
+        for pred in preds:
+            rule = next((r for r in self.rules if r.marker in pred.text), Rule("", "none", ("other",), "neutral"))
+            pred.urgency, pred.sentiment = rule.urgency, rule.sentiment
+            pred.touchpoints, pred.urgent_reasons = list(rule.touchpoints), list(rule.urgent_reasons)
+            pred.aspects = {t: rule.sentiment for t in rule.touchpoints}
+            pred.touchpoint_probabilities = dict.fromkeys(pred.touchpoint_probabilities, 0.05)
+            for n, t in enumerate(rule.touchpoints):
+                pred.touchpoint_probabilities[t] = 0.9 - 0.1 * n
+        return preds[0] if single else preds
+
+
+class FakeSender:
+    """Records what it is asked to send; fails while `down` (retryable) or with `fail_code` (permanent)."""
+
+    def __init__(self, channel: str):
+        self.channel = channel
+        self.batches: list[list] = []
+        self.down = False
+        self.fail_code: str | None = None
+        self._lock = threading.Lock()
+
+    @property
+    def messages(self) -> list:
+        with self._lock:
+            return [m for batch in self.batches for m in batch]
+
+    def send(self, messages: list) -> None:
+        from serving.alerts.channels import DeliveryError
+
+        if self.fail_code:
+            raise DeliveryError(f"{self.channel}: rejected", code=self.fail_code, retryable=False)
+        if self.down:
+            raise DeliveryError(f"{self.channel}: receiver down", code="connection", retryable=True)
+        with self._lock:
+            self.batches.append(list(messages))
+
+
+@dataclass
+class WebhookReceiver:
+    """A real HTTP server on 127.0.0.1 that records JSON posts; answers 503 while `down`."""
+
+    down: bool = False
+    posts: list[dict] = field(default_factory=list)
+    paths: list[str] = field(default_factory=list)
+
+    def __post_init__(self):
+        receiver = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def do_POST(self):  # noqa: N802 - http.server's naming
+                body = self.rfile.read(int(self.headers.get("Content-Length", 0)))
+                if receiver.down:
+                    self.send_response(503)
+                    self.end_headers()
+                    return
+                receiver.posts.append(json.loads(body))
+                receiver.paths.append(self.path)
+                reply = b'{"errcode": 0, "errmsg": "ok"}'
+                self.send_response(200)
+                self.send_header("Content-Type", "application/json")
+                self.send_header("Content-Length", str(len(reply)))
+                self.end_headers()
+                self.wfile.write(reply)
+
+            def log_message(self, *args):
+                pass
+
+        self._server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)
+        self._thread.start()
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self._server.server_address[1]}"
+
+    def keys(self) -> list[str]:
+        """Idempotency keys of every alert received, repeats included."""
+        keys = []
+        for post in self.posts:
+            keys += [m["idempotency_key"] for m in post.get("messages", [])] or [post.get("idempotency_key")]
+        return keys
+
+    def close(self) -> None:
+        self._server.shutdown()
+        self._server.server_close()
+
+
+def write_routing(path: Path, *, webhook_url: str = "http://127.0.0.1:9/none", **overrides) -> Path:
+    """A small routing file: nursing (with a cardiology variant) and billing routes, everyone always on duty."""
+    def person(name: str, hook: str) -> dict:
+        return {"name": name, "on_duty": ["daily 00:00-24:00"],
+                "alerts": [{"channel": "webhook", "target": f"{webhook_url}/{hook}"}]}
+
+    from model.taxonomy import load_taxonomy
+
+    touchpoints = load_taxonomy().touchpoint_ids
+    raw = {
+        "people": {
+            "psc": person("患者服务中心", "psc"), "yiwu": person("医务部", "yiwu"),
+            "nurse": person("护理部值班", "nurse"), "nurse_head": person("护理部主任", "nurse-head"),
+            "cashier": person("收费处", "cashier"),
+            "dr_li": {**person("李医生", "dr-li"), "praise_names": ["李医生"]},
+        },
+        "fallback": {"role": "患者服务中心", "people": ["psc"]},
+        "medical_affairs": {"role": "医务部", "people": ["yiwu"]},
+        "routes": [
+            {"id": "nursing", "touchpoints": ["nursing", "inpatient"], "role": "护理部", "people": ["nurse"],
+             "head": ["nurse_head"]},
+            {"id": "billing", "touchpoints": ["billing"], "role": "财务处", "people": ["cashier"]},
+            {"id": "rest", "touchpoints": [t for t in touchpoints if t not in ("nursing", "inpatient", "billing")],
+             "role": "患者服务中心", "people": ["psc"]},
+        ],
+    }
+    raw.update(overrides)
+    path.write_text(yaml.safe_dump(raw, allow_unicode=True), encoding="utf-8")
+    return path
+
+
+def make_settings(tmp_path: Path, model_dir: Path, **overrides) -> Settings:
+    values = dict(
+        environment="test", database_url=f"sqlite:///{tmp_path / 'pvoice.db'}", model_dir=model_dir,
+        routing_path=write_routing(tmp_path / "routing.yaml"), outbox_poll_seconds=0.05, timers_poll_seconds=0.05,
+        alert_backoff_base_seconds=0.01, alert_backoff_max_seconds=0.05, microbatch_window_ms=5, log_json=False,
+    )
+    values.update(overrides)
+    return Settings(**values)
+
+
+def make_keys(app, roles=("intake", "agent", "manager", "admin")) -> dict[str, str]:
+    """One key per role, in the running app's database; returns role -> clear key."""
+    ctx = app.state.ctx
+    keys = {}
+    with transaction(ctx.factory) as session:
+        for role in roles:
+            _, keys[role] = create_key(session, role=role, name=f"test-{role}", pepper=ctx.settings.api_key_pepper,
+                                       now=ctx.clock.now())
+    return keys
