@@ -75,6 +75,7 @@ class Settings(BaseSettings):
     score_batch_size: int = Field(32, ge=1)  # texts per forward pass
     score_urgent_rows_cap: int = Field(1_000, ge=0)  # urgent rows the summary lists; the rest are counted
     ray_address: str | None = None  # None: start a local Ray for `--engine ray`
+    score_max_text_chars: int = Field(100_000, ge=1)  # longer cells are flagged too_long, not scored
     ray_concurrency: int | None = None  # scoring actors; None: one per `ray_cpus_per_actor` CPUs of the cluster
     ray_cpus_per_actor: int = Field(1, ge=1)
 
