@@ -42,6 +42,7 @@ class Settings(BaseSettings):
     microbatch_max_texts: int = 64
     classify_evidence: bool = True  # default of the `evidence` flag of /v1/classify
     case_evidence: bool = True  # compute evidence for comments that open a case
+    evidence_max_chars: int = 1000  # evidence costs a model pass per word group: longer texts go without
     sla_urgent_ack_minutes: float = 30.0
     sla_escalation_minutes: float = 30.0  # time each escalation level has to acknowledge
     sla_complaint_working_days: int = 2
@@ -55,6 +56,7 @@ class Settings(BaseSettings):
     alert_lease_seconds: float = 60.0  # a claimed alert not settled by then is claimed again
     log_json: bool = True
     log_level: str = "INFO"
+    test_postgres_url: str | None = None  # PostgreSQL for the storage tests; they are skipped without it
 
     # Alert delivery (serving/alerts). Defaults reach nothing beyond this machine: robot and webhook URLs
     # must name a host in alert_allowed_hosts ("*" allows any), and mail goes to an SMTP server on 127.0.0.1.
@@ -74,8 +76,8 @@ class Settings(BaseSettings):
     score_chunk_rows: int = Field(10_000, ge=1)  # rows read, scored and committed at a time
     score_batch_size: int = Field(32, ge=1)  # texts per forward pass
     score_urgent_rows_cap: int = Field(1_000, ge=0)  # urgent rows the summary lists; the rest are counted
-    ray_address: str | None = None  # None: start a local Ray for `--engine ray`
     score_max_text_chars: int = Field(100_000, ge=1)  # longer cells are flagged too_long, not scored
+    ray_address: str | None = None  # None: start a local Ray for `--engine ray`
     ray_concurrency: int | None = None  # scoring actors; None: one per `ray_cpus_per_actor` CPUs of the cluster
     ray_cpus_per_actor: int = Field(1, ge=1)
 

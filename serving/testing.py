@@ -16,8 +16,8 @@ from serving.clock import ManualClock
 from serving.db.engine import transaction
 from serving.services.auth import create_key
 
-__all__ = ["FakeSender", "ManualClock", "Rule", "ScriptedClassifier", "WebhookReceiver", "make_keys",
-           "make_settings", "write_routing"]
+__all__ = ["FakeSender", "Harness", "ManualClock", "Rule", "ScriptedClassifier", "WebhookReceiver", "make_keys",
+           "make_settings", "reset_postgres", "write_routing"]
 
 
 @dataclass(frozen=True)
@@ -188,3 +188,52 @@ def make_keys(app, roles=("intake", "agent", "manager", "admin")) -> dict[str, s
             _, keys[role] = create_key(session, role=role, name=f"test-{role}", pepper=ctx.settings.api_key_pepper,
                                        now=ctx.clock.now())
     return keys
+
+
+def reset_postgres(url: str) -> str:
+    """An empty public schema in the test database named by `url`; returns the URL."""
+    from sqlalchemy import text
+
+    from serving.db import make_engine
+
+    engine = make_engine(url)
+    with engine.begin() as connection:
+        connection.execute(text("DROP SCHEMA IF EXISTS public CASCADE"))
+        connection.execute(text("CREATE SCHEMA public"))
+    engine.dispose()
+    return url
+
+
+class Harness:
+    """A running app (inside `TestClient`) with a key per role and the delivery and SLA steps at hand."""
+
+    def __init__(self, app, client):
+        self.app, self.client = app, client
+        self.keys = make_keys(app)
+
+    @property
+    def ctx(self):
+        return self.app.state.ctx
+
+    def headers(self, role: str) -> dict:
+        return {"Authorization": f"Bearer {self.keys[role]}"}
+
+    def get(self, role: str, path: str, **kw):
+        return self.client.get(path, headers=self.headers(role), **kw)
+
+    def post(self, role: str, path: str, json=None, **kw):
+        return self.client.post(path, json=json, headers=self.headers(role), **kw)
+
+    def comment(self, text: str, role: str = "intake", **fields) -> dict:
+        item = {"text": text, "channel": "wechat", "received_at": "2026-03-02T09:00:00+08:00", **fields}
+        response = self.post(role, "/v1/comments", {"comments": [item]})
+        assert response.status_code == 200, response.text
+        return response.json()["items"][0]
+
+    def deliver(self) -> int:
+        return self.app.state.delivery.deliver_due()
+
+    def fire(self) -> int:
+        from serving.services.sla import fire_due_timers
+
+        return fire_due_timers(self.ctx)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from dataclasses import dataclass
 
 from model.results import Prediction
@@ -74,8 +75,17 @@ def evidence_dict(pred: Prediction, prepared: Prepared) -> dict[str, list[dict]]
     return evidence
 
 
-async def classify_texts(batcher: MicroBatcher, texts: list[str], *, max_chars: int, evidence: bool
-                         ) -> list[tuple[Prepared, Prediction]]:
+async def classify_texts(batcher: MicroBatcher, texts: list[str], *, max_chars: int, evidence: bool,
+                         evidence_max_chars: int) -> list[tuple[Prepared, Prediction]]:
+    """Predictions in input order; evidence (when asked) only for texts up to `evidence_max_chars`, since
+    occlusion costs about fifty model passes per text and a long one would hold up everyone's batch."""
     prepared = [prepare(t, max_chars) for t in texts]
-    preds = await batcher.predict([p.model_text for p in prepared], evidence=evidence)
+    explain = [evidence and len(p.original) <= evidence_max_chars for p in prepared]
+    groups = {flag: [i for i, e in enumerate(explain) if e is flag] for flag in (False, True)}
+    answers = await asyncio.gather(*[
+        batcher.predict([prepared[i].model_text for i in idx], evidence=flag) for flag, idx in groups.items()])
+    preds: list[Prediction | None] = [None] * len(texts)
+    for idx, answer in zip(groups.values(), answers):
+        for i, pred in zip(idx, answer):
+            preds[i] = pred
     return list(zip(prepared, preds))

@@ -25,6 +25,19 @@ def _lookup(ctx, external_ids: list[str]) -> dict:
         return find_existing(session, external_ids=external_ids)
 
 
+async def _case_evidence(ctx, predictor, classified) -> dict[int, object]:
+    """The words behind each case-opening prediction help whoever works the case: worth a second pass, for
+    texts short enough to explain."""
+    if not ctx.settings.case_evidence:
+        return {}
+    cases = [n for n, (prepared, pred) in enumerate(classified)
+             if pred.urgency in CASE_URGENCIES and len(prepared.original) <= ctx.settings.evidence_max_chars]
+    if not cases:
+        return {}
+    explained = await predictor.predict([classified[n][0].model_text for n in cases], evidence=True)
+    return dict(zip(cases, explained))
+
+
 @router.post("", response_model=CommentsResponse)
 async def create_comments(body: CommentsCreate, ctx: ContextDep, predictor: PredictorDep, metrics: MetricsDep,
                           who: Allowed(Perm.comments_create)) -> CommentsResponse:
@@ -32,13 +45,9 @@ async def create_comments(body: CommentsCreate, ctx: ContextDep, predictor: Pred
     known = await run_in_threadpool(_lookup, ctx, [c.external_id for c in items if c.external_id])
     fresh = [i for i, c in enumerate(items) if c.external_id not in known]
     classified = await classify_texts(predictor, [items[i].text for i in fresh],
-                                      max_chars=ctx.settings.max_text_chars, evidence=False)
-    evidence: dict[int, object] = {}
-    if ctx.settings.case_evidence:  # the words behind a case help whoever works it; worth a second pass
-        cases = [n for n, (_, pred) in enumerate(classified) if pred.urgency in CASE_URGENCIES]
-        if cases:
-            explained = await predictor.predict([classified[n][0].model_text for n in cases], evidence=True)
-            evidence = dict(zip(cases, explained))
+                                      max_chars=ctx.settings.max_text_chars, evidence=False,
+                                      evidence_max_chars=ctx.settings.evidence_max_chars)
+    evidence = await _case_evidence(ctx, predictor, classified)
     results: dict[int, object] = {}
     for n, i in enumerate(fresh):
         prepared, pred = classified[n]
