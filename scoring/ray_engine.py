@@ -58,10 +58,12 @@ class RayEngine:
         self.batch_size, self.max_chars, self.cpus_per_actor = batch_size, max_chars, cpus_per_actor
         self._started = not ray.is_initialized()
         if self._started:
-            kwargs: dict[str, Any] = {"logging_level": logging.WARNING}
+            # Ray's own notices would scroll our progress bar away; its errors still raise here
+            kwargs: dict[str, Any] = {"logging_level": logging.ERROR}
             if address is None:
                 kwargs["include_dashboard"] = False
             ray.init(address=address, **kwargs)
+        logging.getLogger("ray.data").setLevel(logging.ERROR)
         ctx = DataContext.get_current()
         ctx.enable_progress_bars = False  # our own bar counts rows; Ray's would redraw over it
         ctx.print_on_execution_start = False
@@ -79,7 +81,8 @@ class RayEngine:
                      for k, g in enumerate(groups)]
             actors = min(self.concurrency, len(items))
             ds = ray.data.from_items(items, override_num_blocks=min(len(items), actors * 4)).map_batches(
-                _Scorer, batch_size=1, batch_format="numpy", concurrency=actors, num_cpus=self.cpus_per_actor,
+                _Scorer, batch_size=1, batch_format="numpy", compute=ray.data.ActorPoolStrategy(size=actors),
+                num_cpus=self.cpus_per_actor,
                 fn_constructor_kwargs={"model_dir": self.model_dir, "batch_size": self.batch_size,
                                        "threads": self.cpus_per_actor})
             by_group = {int(row["group"]): json.loads(row["scores"]) for row in ds.iter_rows()}
