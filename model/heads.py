@@ -51,9 +51,13 @@ def head_specs(labels: dict[str, list[str]]) -> list[HeadSpec]:
     ]
 
 
-class MultiTaskHeads(nn.ModuleDict):
+class MultiTaskHeads(nn.Module):
     def __init__(self, hidden_size: int, labels: dict[str, list[str]], dropout: float = 0.1):
-        super().__init__({spec.name: Head(hidden_size, spec, dropout) for spec in head_specs(labels)})
+        super().__init__()
+        # Sentence embeddings share a large common direction; normalising it away lets new heads learn faster.
+        self.norm = nn.LayerNorm(hidden_size)
+        self.heads = nn.ModuleDict({spec.name: Head(hidden_size, spec, dropout) for spec in head_specs(labels)})
 
     def forward(self, pooled: torch.Tensor) -> dict[str, torch.Tensor]:
-        return {name: head(pooled) for name, head in self.items()}
+        pooled = self.norm(pooled)
+        return {name: head(pooled) for name, head in self.heads.items()}

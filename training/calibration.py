@@ -99,3 +99,26 @@ def rescale_softmax(probs: np.ndarray, t: float) -> np.ndarray:
     z = np.log(np.clip(probs, EPS, 1.0)) / t
     e = np.exp(z - z.max(-1, keepdims=True))
     return e / e.sum(-1, keepdims=True)
+
+
+def apply_temperatures(probs: list[HeadProbs], temps: dict[str, float]) -> list[HeadProbs]:
+    """The probabilities the classifier would give with `temps` set, without running it again."""
+    def one(p: HeadProbs) -> HeadProbs:
+        return HeadProbs(
+            touchpoints=rescale_sigmoid(p.touchpoints, temps.get("touchpoints", 1.0)),
+            aspects=rescale_softmax(p.aspects, temps.get("aspects", 1.0)),
+            sentiment=rescale_softmax(p.sentiment, temps.get("sentiment", 1.0)),
+            urgency=rescale_softmax(p.urgency, temps.get("urgency", 1.0)),
+            urgent_reasons=rescale_sigmoid(p.urgent_reasons, temps.get("urgent_reasons", 1.0)),
+        )
+
+    return [one(p) for p in probs]
+
+
+def calibrated_dev_scores(config: ClassifierConfig, rows, raw_probs: list[HeadProbs], targets: dict[str, np.ndarray],
+                          target_urgent_recall: float):
+    """Calibrate `config` on dev's uncalibrated probabilities and score dev as the calibrated model would."""
+    from training.evaluation import score_probabilities
+
+    temps = calibrate(config, raw_probs, targets, target_urgent_recall)
+    return score_probabilities(rows, apply_temperatures(raw_probs, temps), config)

@@ -82,9 +82,13 @@ def compute_metrics(rows: list[CorpusRow], preds: list[Prediction], probs: list[
     return m
 
 
+def score_probabilities(rows: list[CorpusRow], probs: list[HeadProbs], config) -> Evaluation:
+    """Decisions and metrics from already computed probabilities, under `config`'s thresholds."""
+    preds = [decide(r.text, p, config) for r, p in zip(rows, probs)]
+    return Evaluation(compute_metrics(rows, preds, probs, config.labels), rows, preds, probs)
+
+
 def evaluate(classifier, rows: list[CorpusRow], batch_size: int = 32) -> Evaluation:
     """Predict every row once and score all heads; `classifier` is any model with `head_probabilities`."""
-    texts = [r.text for r in rows]
-    probs = [p for p, _ in classifier.head_probabilities(texts, batch_size)]
-    preds = [decide(t, p, classifier.config) for t, p in zip(texts, probs)]
-    return Evaluation(compute_metrics(rows, preds, probs, classifier.config.labels), rows, preds, probs)
+    probs = [p for p, _ in classifier.head_probabilities([r.text for r in rows], batch_size)]
+    return score_probabilities(rows, probs, classifier.config)

@@ -7,7 +7,14 @@ import torch
 from torch import nn
 from torch.nn import functional as F
 
-HEAD_WEIGHTS = {"touchpoints": 1.0, "aspects": 1.0, "sentiment": 1.0, "urgency": 1.5, "urgent_reasons": 0.5}
+# Multi-label heads sum their per-label losses (each label is a decision of its own, and a mean over 15 mostly
+# negative labels starves them of gradient); the weights bring the heads to a similar scale.
+HEAD_WEIGHTS = {"touchpoints": 0.3, "aspects": 1.0, "sentiment": 1.0, "urgency": 1.5, "urgent_reasons": 0.3}
+
+
+def _multi_label(logits: torch.Tensor, target: torch.Tensor, pos_weight: torch.Tensor) -> torch.Tensor:
+    per_label = F.binary_cross_entropy_with_logits(logits, target, pos_weight=pos_weight, reduction="none")
+    return per_label.sum(1).mean()
 
 
 def _pos_weight(multi_hot: np.ndarray) -> torch.Tensor:
@@ -38,8 +45,7 @@ class MultiTaskLoss(nn.Module):
     def forward(self, logits: dict[str, torch.Tensor], batch: dict[str, torch.Tensor]
                 ) -> tuple[torch.Tensor, dict[str, float]]:
         parts = {
-            "touchpoints": F.binary_cross_entropy_with_logits(
-                logits["touchpoints"], batch["touchpoints"], pos_weight=self.tp_pos_weight),
+            "touchpoints": _multi_label(logits["touchpoints"], batch["touchpoints"], self.tp_pos_weight),
             "aspects": F.cross_entropy(logits["aspects"].flatten(0, 1), batch["aspects"].flatten(),
                                        weight=self.aspect_weight, ignore_index=-1),
             "sentiment": F.cross_entropy(logits["sentiment"], batch["sentiment"], weight=self.sentiment_weight),
@@ -47,7 +53,7 @@ class MultiTaskLoss(nn.Module):
         }
         urgent = batch["urgency"] == self.urgent_index
         if urgent.any():  # reasons are defined only for urgent comments
-            parts["urgent_reasons"] = F.binary_cross_entropy_with_logits(
-                logits["urgent_reasons"][urgent], batch["urgent_reasons"][urgent], pos_weight=self.reason_pos_weight)
+            parts["urgent_reasons"] = _multi_label(logits["urgent_reasons"][urgent], batch["urgent_reasons"][urgent],
+                                                   self.reason_pos_weight)
         total = sum(HEAD_WEIGHTS[k] * v for k, v in parts.items())
         return total, {k: float(v.detach()) for k, v in parts.items()}

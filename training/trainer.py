@@ -7,7 +7,7 @@ import logging
 import math
 import random
 import time
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 
 import numpy as np
@@ -23,7 +23,7 @@ from model.predictor import Classifier
 from model.taxonomy import load_taxonomy
 from training.args import TrainArgs
 from training.base import resolve_base_model
-from training.calibration import calibrate
+from training.calibration import calibrated_dev_scores
 from training.card import model_card
 from training.corpus import read_corpus
 from training.data import label_targets, split_rows, to_dataset, tokenize_dataset
@@ -129,10 +129,9 @@ def train(args: TrainArgs, *, progress: bool = True) -> TrainResult:
         history = [{"epoch": 1}]
     else:
         classifier, history = _fine_tune(args, config, datasets, splits, progress)
-    dev_targets = label_targets(datasets["dev"])
-    raw_dev = evaluate(classifier, splits["dev"])
-    calibrate(config, raw_dev.probs, dev_targets, args.target_urgent_recall)
-    dev = evaluate(classifier, splits["dev"]).metrics
+    raw_dev = evaluate(classifier, splits["dev"])  # config has no temperatures yet: raw probabilities
+    dev = calibrated_dev_scores(config, splits["dev"], raw_dev.probs, label_targets(datasets["dev"]),
+                                args.target_urgent_recall).metrics
     test = evaluate(classifier, splits["test"]).metrics
     compare = {}
     for other_dir in args.compare:  # e.g. the linear baseline, on exactly the same test rows
@@ -159,6 +158,7 @@ def _fine_tune(args: TrainArgs, config: ClassifierConfig, datasets: dict, splits
         _truncate_layers(model, args.num_layers)
     if args.freeze_embeddings:
         model.freeze_word_embeddings()
+    dev_targets = label_targets(datasets["dev"])
     train_ds = tokenize_dataset(datasets["train"], tokenizer, args.max_length)
     ids, targets = train_ds["input_ids"], label_targets(datasets["train"])
     loss_fn = MultiTaskLoss(targets, len(config.sentiments), len(config.urgency), config.urgency.index("urgent"))
@@ -193,7 +193,9 @@ def _fine_tune(args: TrainArgs, config: ClassifierConfig, datasets: dict, splits
             losses.append(loss.item())
             bar.set_postfix(loss=f"{loss.item():.3f}", urg=f"{parts['urgency']:.3f}")
         model.eval()
-        dev = evaluate(classifier, splits["dev"]).metrics
+        # scored as it would be after calibration, on a copy: the shared config stays uncalibrated
+        raw = evaluate(classifier, splits["dev"]).probs
+        dev = calibrated_dev_scores(replace(config), splits["dev"], raw, dev_targets, args.target_urgent_recall).metrics
         state["epoch"] += 1
         state["history"].append({"epoch": state["epoch"], PRIMARY_METRIC: dev[PRIMARY_METRIC],
                                  "train_loss": float(np.mean(losses)),
