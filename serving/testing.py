@@ -170,9 +170,11 @@ def write_routing(path: Path, *, webhook_url: str = "http://127.0.0.1:9/none", *
 
 
 def make_settings(tmp_path: Path, model_dir: Path, **overrides) -> Settings:
+    if "routing_path" not in overrides:
+        overrides["routing_path"] = write_routing(tmp_path / "routing.yaml")
     values = dict(
         environment="test", database_url=f"sqlite:///{tmp_path / 'pvoice.db'}", model_dir=model_dir,
-        routing_path=write_routing(tmp_path / "routing.yaml"), outbox_poll_seconds=0.05, timers_poll_seconds=0.05,
+        outbox_poll_seconds=0.05, timers_poll_seconds=0.05,
         alert_backoff_base_seconds=0.01, alert_backoff_max_seconds=0.05, microbatch_window_ms=5, log_json=False,
     )
     values.update(overrides)
