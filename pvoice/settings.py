@@ -41,7 +41,8 @@ class Settings(BaseSettings):
     microbatch_window_ms: float = 5.0
     microbatch_max_texts: int = 64
     classify_evidence: bool = True  # default of the `evidence` flag of /v1/classify
-    case_evidence: bool = True  # compute evidence for comments that open a case
+    # explain comments that open a case, after the response; it takes the model's time from other requests
+    case_evidence: bool = False
     evidence_max_chars: int = 1000  # evidence costs a model pass per word group: longer texts go without
     sla_urgent_ack_minutes: float = 30.0
     sla_escalation_minutes: float = 30.0  # time each escalation level has to acknowledge

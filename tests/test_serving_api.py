@@ -399,3 +399,22 @@ def test_routing_reload_keeps_the_old_table_when_the_file_breaks(svc):
     response = svc.post("admin", "/v1/routing/reload")
     assert response.status_code == 422 and "people" in response.json()["error"]["message"]
     assert len(svc.ctx.routing.routes) == 3
+
+
+def test_case_evidence_is_added_after_the_response_when_enabled(tmp_path, tiny_model_dir, scripted):
+    app = create_app(make_settings(tmp_path, tiny_model_dir, case_evidence=True), clock=ManualClock(),
+                     senders={c: FakeSender(c) for c in CHANNELS}, classifier=scripted, start_workers=False)
+    with TestClient(app) as client:
+        svc = Harness(app, client)
+        case_id = svc.comment(URGENT)["case"]["id"]
+        svc.comment(NEUTRAL)
+        for role, phone in (("agent", "138****5678"), ("manager", "13812345678")):
+            evidence = svc.get(role, f"/v1/cases/{case_id}").json()["suggestion"]["evidence"]
+            assert evidence and "urgency" in evidence
+            spans = [s["text"] for spans in evidence.values() for s in spans]
+            assert all("13812345678" not in s for s in spans) or role == "manager", phone
+
+
+def test_case_evidence_is_off_by_default(svc):
+    case_id = svc.comment(URGENT)["case"]["id"]
+    assert svc.get("manager", f"/v1/cases/{case_id}").json()["suggestion"]["evidence"] == {}

@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import select
+from sqlalchemy import select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, selectinload
 
@@ -59,18 +59,18 @@ def find_existing(session: Session, *, external_ids: list[str]) -> dict[str, Com
     return {c.external_id: c for c in rows}
 
 
-def _suggestion(pred: Prediction, evidence: Prediction | None, prepared: Prepared, now: datetime) -> Suggestion:
+def _suggestion(pred: Prediction, prepared: Prepared, now: datetime) -> Suggestion:
     return Suggestion(
         model_version=pred.model_version or "unknown", touchpoints=pred.touchpoints, aspects=pred.aspects,
         sentiment=pred.sentiment, urgency=pred.urgency, urgent_reasons=pred.urgent_reasons,
         probabilities={"touchpoints": pred.touchpoint_probabilities, "aspects": pred.aspect_probabilities,
                        "sentiment": pred.sentiment_probabilities, "urgency": pred.urgency_probabilities,
                        "urgent_reasons": pred.reason_probabilities},
-        evidence=evidence_dict(evidence, prepared) if evidence is not None else {}, created_at=now)
+        evidence=evidence_dict(pred, prepared) if pred.evidence else {}, created_at=now)
 
 
-def store_comment(ctx: ServiceContext, *, item: NewComment, prepared: Prepared, pred: Prediction,
-                  evidence: Prediction | None, who: Principal) -> Ingested:
+def store_comment(ctx: ServiceContext, *, item: NewComment, prepared: Prepared, pred: Prediction, who: Principal
+                  ) -> Ingested:
     """One transaction: comment, suggestion, case, timeline, timers and alerts, or nothing."""
     now = ctx.clock.now()
     try:
@@ -86,7 +86,7 @@ def store_comment(ctx: ServiceContext, *, item: NewComment, prepared: Prepared, 
             )
             session.add(comment)
             session.flush()
-            suggestion = _suggestion(pred, evidence, prepared, now)
+            suggestion = _suggestion(pred, prepared, now)
             suggestion.comment_id = comment.id
             session.add(suggestion)
             session.flush()
@@ -103,6 +103,12 @@ def store_comment(ctx: ServiceContext, *, item: NewComment, prepared: Prepared, 
         if item.external_id in found:
             return Ingested(found[item.external_id], False, [])
         raise
+
+
+def store_evidence(ctx: ServiceContext, items: list[tuple[int, dict]]) -> None:
+    with transaction(ctx.factory) as session:
+        for comment_id, evidence in items:
+            session.execute(update(Suggestion).where(Suggestion.comment_id == comment_id).values(evidence=evidence))
 
 
 def get_comment(session: Session, *, comment_id: int) -> Comment:

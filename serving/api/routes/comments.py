@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-from fastapi import APIRouter
+import logging
+
+from fastapi import APIRouter, BackgroundTasks
 from starlette.concurrency import run_in_threadpool
 
 from serving.api.deps import Allowed, ContextDep, MetricsDep, PredictorDep, SessionDep
@@ -12,12 +14,12 @@ from serving.api.schemas import (
 from serving.api.views import comment_public, comment_result, response_public, suggestion_public
 from serving.db.engine import transaction
 from serving.services.auth import Perm
-from serving.services.comments import NewComment, find_existing, get_comment, store_comment
+from serving.services.classify import Prepared, classify_texts, evidence_dict
+from serving.services.comments import NewComment, find_existing, get_comment, store_comment, store_evidence
 from serving.services.labels import Labels, add_labels
-from serving.services.triage import CASE_URGENCIES
-from serving.services.classify import classify_texts
 
 router = APIRouter(prefix="/v1/comments", tags=["comments"])
+log = logging.getLogger("pvoice.comments")
 
 
 def _lookup(ctx, external_ids: list[str]) -> dict:
@@ -25,36 +27,38 @@ def _lookup(ctx, external_ids: list[str]) -> dict:
         return find_existing(session, external_ids=external_ids)
 
 
-async def _case_evidence(ctx, predictor, classified) -> dict[int, object]:
-    """The words behind each case-opening prediction help whoever works the case: worth a second pass, for
-    texts short enough to explain."""
-    if not ctx.settings.case_evidence:
-        return {}
-    cases = [n for n, (prepared, pred) in enumerate(classified)
-             if pred.urgency in CASE_URGENCIES and len(prepared.original) <= ctx.settings.evidence_max_chars]
-    if not cases:
-        return {}
-    explained = await predictor.predict([classified[n][0].model_text for n in cases], evidence=True)
-    return dict(zip(cases, explained))
+async def explain_cases(ctx, predictor, cases: list[tuple[int, Prepared]]) -> None:
+    """The words behind each case-opening prediction, for whoever works the case. Run after the response: the
+    case and its alerts must not wait for it."""
+    try:
+        explained = await predictor.predict([prepared.model_text for _, prepared in cases], evidence=True)
+        await run_in_threadpool(store_evidence, ctx, [(cid, evidence_dict(pred, prepared))
+                                                      for (cid, prepared), pred in zip(cases, explained)])
+    except Exception:  # noqa: BLE001 - evidence is a help, never a reason to fail
+        log.exception("case evidence failed")
 
 
 @router.post("", response_model=CommentsResponse)
 async def create_comments(body: CommentsCreate, ctx: ContextDep, predictor: PredictorDep, metrics: MetricsDep,
-                          who: Allowed(Perm.comments_create)) -> CommentsResponse:
+                          background: BackgroundTasks, who: Allowed(Perm.comments_create)) -> CommentsResponse:
     items = body.comments
     known = await run_in_threadpool(_lookup, ctx, [c.external_id for c in items if c.external_id])
     fresh = [i for i, c in enumerate(items) if c.external_id not in known]
     classified = await classify_texts(predictor, [items[i].text for i in fresh],
                                       max_chars=ctx.settings.max_text_chars, evidence=False,
                                       evidence_max_chars=ctx.settings.evidence_max_chars)
-    evidence = await _case_evidence(ctx, predictor, classified)
     results: dict[int, object] = {}
     for n, i in enumerate(fresh):
         prepared, pred = classified[n]
         metrics.count_prediction(pred)
         results[i] = await run_in_threadpool(
-            store_comment, ctx, item=NewComment(**items[i].model_dump()), prepared=prepared, pred=pred,
-            evidence=evidence.get(n), who=who)
+            store_comment, ctx, item=NewComment(**items[i].model_dump()), prepared=prepared, pred=pred, who=who)
+    if ctx.settings.case_evidence:
+        cases = [(results[i].comment.id, classified[n][0]) for n, i in enumerate(fresh)
+                 if results[i].created and results[i].comment.case is not None
+                 and len(classified[n][0].original) <= ctx.settings.evidence_max_chars]
+        if cases:
+            background.add_task(explain_cases, ctx, predictor, cases)
     ctx.notify()
     out = []
     for i, item in enumerate(items):
