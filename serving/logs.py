@@ -9,7 +9,9 @@ from datetime import datetime, timezone
 
 from serving.masking import mask_pii
 
-_RESERVED = set(vars(logging.LogRecord("", 0, "", 0, "", (), None))) | {"message", "asctime", "taskName"}
+# uvicorn's `color_message` repeats `msg` with terminal colours
+_RESERVED = set(vars(logging.LogRecord("", 0, "", 0, "", (), None))) | {"message", "asctime", "taskName",
+                                                                        "color_message"}
 
 
 class JsonFormatter(logging.Formatter):
@@ -46,3 +48,5 @@ def configure_logging(*, json_logs: bool, level: str) -> None:
         logger.propagate = True
     # the request middleware logs each request; uvicorn's access line would log it twice
     logging.getLogger("uvicorn.access").setLevel(logging.WARNING)
+    # alembic announces its backend every time /readyz asks for the schema revision
+    logging.getLogger("alembic").setLevel(logging.WARNING)
