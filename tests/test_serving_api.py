@@ -418,3 +418,24 @@ def test_case_evidence_is_added_after_the_response_when_enabled(tmp_path, tiny_m
 def test_case_evidence_is_off_by_default(svc):
     case_id = svc.comment(URGENT)["case"]["id"]
     assert svc.get("manager", f"/v1/cases/{case_id}").json()["suggestion"]["evidence"] == {}
+
+
+def test_admins_manage_keys_through_the_api(svc):
+    created = svc.post("admin", "/v1/keys", {"role": "agent", "name": "desk-2"})
+    assert created.status_code == 201
+    key = created.json()["key"]
+    headers = {"Authorization": f"Bearer {key}"}
+    assert svc.client.get("/v1/cases", headers=headers).status_code == 200
+    listed = svc.get("admin", "/v1/keys").json()
+    assert any(k["name"] == "desk-2" for k in listed) and all("key" not in k for k in listed)
+    assert svc.client.delete(f"/v1/keys/{created.json()['id']}", headers=svc.headers("admin")).status_code == 200
+    assert svc.client.get("/v1/cases", headers=headers).status_code == 401
+    assert svc.post("manager", "/v1/keys", {"role": "admin"}).status_code == 403
+    assert svc.post("admin", "/v1/keys", {"role": "root"}).status_code == 422
+
+
+def test_case_detail_lists_its_alerts_with_their_state(svc):
+    case_id = svc.comment(URGENT)["case"]["id"]
+    svc.deliver()
+    (alert,) = svc.get("agent", f"/v1/cases/{case_id}").json()["alerts"]
+    assert alert["event"] == "opened" and alert["status"] == "delivered"

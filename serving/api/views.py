@@ -5,10 +5,10 @@ from __future__ import annotations
 from urllib.parse import urlsplit
 
 from serving.api.schemas import (
-    AlertPublic, CaseBrief, CaseDetail, CaseEventPublic, CasePublic, CommentPublic, CommentResult, LabelSet,
-    ResponsePublic, Suggested, SuggestionPublic,
+    AlertPublic, CaseBrief, CaseDetail, CaseEventPublic, CasePublic, CommentPublic, CommentResult, KeyPublic,
+    LabelSet, ResponsePublic, Suggested, SuggestionPublic,
 )
-from serving.db.models import Case, Comment, LabelResponse, OutboxAlert, Suggestion
+from serving.db.models import ApiKey, Case, Comment, LabelResponse, OutboxAlert, Suggestion
 from serving.masking import mask_pii
 from serving.services.auth import Perm, Principal
 
@@ -59,9 +59,10 @@ def case_public(case: Case, who: Principal) -> CasePublic:
     )
 
 
-def case_detail(case: Case, who: Principal) -> CaseDetail:
+def case_detail(case: Case, who: Principal, alerts: list[OutboxAlert]) -> CaseDetail:
     timeline = [CaseEventPublic(at=e.at, actor=e.actor, kind=e.kind, detail=e.detail) for e in case.events]
-    return CaseDetail(**case_public(case, who).model_dump(), timeline=timeline)
+    return CaseDetail(**case_public(case, who).model_dump(), timeline=timeline,
+                      alerts=[alert_public(a) for a in alerts])
 
 
 def redact_target(target: str) -> str:
@@ -79,6 +80,11 @@ def alert_public(row: OutboxAlert) -> AlertPublic:
         urgency=row.urgency, title=row.title, status=row.status, attempts=row.attempts,
         next_attempt_at=row.next_attempt_at, last_error=row.last_error, last_error_code=row.last_error_code,
         created_at=row.created_at, delivered_at=row.delivered_at)
+
+
+def key_public(row: ApiKey) -> KeyPublic:
+    return KeyPublic(id=row.id, role=row.role, name=row.name, prefix=row.prefix, created_at=row.created_at,
+                     revoked_at=row.revoked_at)
 
 
 def suggestion_public(row: Suggestion) -> SuggestionPublic:

@@ -1,21 +1,47 @@
-"""Admin actions: reload the routing file without a restart."""
+"""Admin actions: API keys, and reloading the routing file without a restart."""
 
 from __future__ import annotations
 
 from fastapi import APIRouter
 
-from serving.api.deps import Allowed, ContextDep
-from serving.api.schemas import RoutingReloaded
+from serving.api.deps import Allowed, ContextDep, SessionDep
+from serving.api.schemas import KeyCreate, KeyCreated, KeyPublic, RoutingReloaded
+from serving.api.views import key_public
 from serving.db.engine import transaction
 from serving.errors import InvalidInput
 from serving.routing import RoutingError, load_routing
 from serving.services.audit import audit
-from serving.services.auth import Perm
+from serving.services.auth import Perm, create_key, list_keys, revoke_key
 
-router = APIRouter(prefix="/v1/routing", tags=["admin"])
+router = APIRouter(prefix="/v1", tags=["admin"])
 
 
-@router.post("/reload", response_model=RoutingReloaded)
+@router.get("/keys", response_model=list[KeyPublic])
+def read_keys(session: SessionDep, _: Allowed(Perm.keys_manage)) -> list[KeyPublic]:
+    return [key_public(row) for row in list_keys(session)]
+
+
+@router.post("/keys", response_model=KeyCreated, status_code=201)
+def add_key(body: KeyCreate, ctx: ContextDep, who: Allowed(Perm.keys_manage)) -> KeyCreated:
+    now = ctx.clock.now()
+    with transaction(ctx.factory) as session:
+        row, clear = create_key(session, role=body.role, name=body.name or body.role,
+                                pepper=ctx.settings.api_key_pepper, now=now)
+        audit(session, who=who, action="key.create", target=f"key:{row.id}", now=now, role=row.role)
+        return KeyCreated(**key_public(row).model_dump(), key=clear)
+
+
+@router.delete("/keys/{key_id}", response_model=KeyPublic)
+def delete_key(key_id: int, ctx: ContextDep, who: Allowed(Perm.keys_manage)) -> KeyPublic:
+    """Revoke a key: it stops working at once and stays listed."""
+    now = ctx.clock.now()
+    with transaction(ctx.factory) as session:
+        row = revoke_key(session, key_id=key_id, now=now)
+        audit(session, who=who, action="key.revoke", target=f"key:{key_id}", now=now)
+        return key_public(row)
+
+
+@router.post("/routing/reload", response_model=RoutingReloaded)
 def reload_routing(ctx: ContextDep, who: Allowed(Perm.routing_reload)) -> RoutingReloaded:
     """Read the routing file again; an invalid file changes nothing and answers 422 naming each problem."""
     try:

@@ -13,6 +13,7 @@ from serving.api.views import case_detail, case_public
 from serving.db.engine import transaction
 from serving.services import cases as service
 from serving.services.auth import Perm
+from serving.services.outbox import list_alerts
 
 router = APIRouter(prefix="/v1/cases", tags=["cases"])
 Limited = Annotated[str | None, Query(max_length=100)]
@@ -41,9 +42,15 @@ def _utc(when: datetime | None) -> datetime | None:
     return when if when.tzinfo else when.replace(tzinfo=timezone.utc)
 
 
+def _detail(session, case_id: int, who) -> CaseDetail:
+    case = service.get_case(session, case_id=case_id)
+    alerts, _ = list_alerts(session, status=None, case_id=case.id, limit=500, offset=0)
+    return case_detail(case, who, alerts)
+
+
 @router.get("/{case_id}", response_model=CaseDetail)
 def read_case(case_id: int, session: SessionDep, who: Allowed(Perm.cases_read)) -> CaseDetail:
-    return case_detail(service.get_case(session, case_id=case_id), who)
+    return _detail(session, case_id, who)
 
 
 def _act(ctx, case_id: int, who, action, **kwargs) -> CaseDetail:
@@ -51,7 +58,7 @@ def _act(ctx, case_id: int, who, action, **kwargs) -> CaseDetail:
         action(session, ctx, case_id=case_id, who=who, now=ctx.clock.now(), **kwargs)
     ctx.notify()
     with ctx.factory() as session:
-        return case_detail(service.get_case(session, case_id=case_id), who)
+        return _detail(session, case_id, who)
 
 
 @router.post("/{case_id}/ack", response_model=CaseDetail)

@@ -1,6 +1,6 @@
 """Request and response schemas, one module per resource."""
 
-from serving.api.schemas.alerts import AlertPublic, AlertsPublic, RoutingReloaded
+from serving.api.schemas.alerts import AlertPublic, AlertsPublic, KeyCreate, KeyCreated, KeyPublic, RoutingReloaded
 from serving.api.schemas.cases import (
     CaseAck, CaseDetail, CaseEventPublic, CasePublic, CaseReassign, CaseResolve, CasesPublic, Suggested,
 )
@@ -14,7 +14,7 @@ from serving.api.schemas.labels import CommentLabels, LabelsCreate, ResponsePubl
 __all__ = [
     "MAX_TEXTS", "TEXT_HARD_MAX", "AlertPublic", "AlertsPublic", "CaseAck", "CaseBrief", "CaseDetail",
     "CaseEventPublic", "CasePublic", "CaseReassign", "CaseResolve", "CasesPublic", "Classification",
-    "ClassifyRequest", "ClassifyResponse", "CommentCreate", "CommentLabels", "CommentPublic", "CommentResult",
+    "ClassifyRequest", "ClassifyResponse", "KeyCreate", "KeyCreated", "KeyPublic", "CommentCreate", "CommentLabels", "CommentPublic", "CommentResult",
     "CommentsCreate", "CommentsResponse", "LabelSet", "LabelsCreate", "ResponsePublic", "RoutingReloaded",
     "Suggested", "SuggestionPublic",
 ]

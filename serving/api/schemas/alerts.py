@@ -1,10 +1,12 @@
-"""Schemas of /v1/alerts (the outbox) and of admin actions."""
+"""Schemas of /v1/alerts (the outbox) and of admin actions (keys, routing)."""
 
 from __future__ import annotations
 
 from datetime import datetime
 
-from pydantic import BaseModel
+from typing import Annotated, Literal
+
+from pydantic import BaseModel, Field, StringConstraints
 
 
 class AlertPublic(BaseModel):
@@ -35,3 +37,21 @@ class AlertsPublic(BaseModel):
 class RoutingReloaded(BaseModel):
     people: int
     routes: int
+
+
+class KeyCreate(BaseModel):
+    role: Literal["intake", "agent", "manager", "admin"]
+    name: Annotated[str, StringConstraints(strip_whitespace=True, max_length=100)] = ""
+
+
+class KeyPublic(BaseModel):
+    id: int
+    role: str
+    name: str
+    prefix: str
+    created_at: datetime
+    revoked_at: datetime | None
+
+
+class KeyCreated(KeyPublic):
+    key: str = Field(description="The key itself: shown this once, stored only as a hash.")

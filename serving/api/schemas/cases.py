@@ -6,6 +6,7 @@ from datetime import datetime
 
 from pydantic import BaseModel, Field
 
+from serving.api.schemas.alerts import AlertPublic
 from serving.api.schemas.comments import CommentPublic, LabelSet
 from serving.api.schemas.common import Note, ShortStr
 
@@ -45,6 +46,7 @@ class CasePublic(BaseModel):
 
 class CaseDetail(CasePublic):
     timeline: list[CaseEventPublic]
+    alerts: list[AlertPublic] = Field(description="Every alert of the case with its delivery state.")
 
 
 class CasesPublic(BaseModel):
