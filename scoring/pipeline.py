@@ -115,6 +115,19 @@ def _prepare_output(job: ScoreJob, source: Source, text_column: str, config) -> 
     return None, job_id
 
 
+def _validate(job: ScoreJob, source: Source, config) -> list[tuple[str, str]]:
+    """The appended columns, once the input and output are known to fit together."""
+    appended = appended_columns(config.touchpoints)
+    clash = sorted(set(source.columns) & {name for name, _ in appended})
+    if clash:
+        raise ScoringError(f"the input already has column(s) {clash} that scoring appends; is it scored already? "
+                           "Rename or drop them first", code="column_clash")
+    if format_of(Path(job.output)) == "xlsx" and (source.total or 0) >= XLSX_MAX_ROWS:
+        raise ScoringError(f"{source.total:,} rows do not fit in one Excel sheet; write .csv or .parquet instead",
+                           code="too_many_rows")
+    return appended
+
+
 def score_file(job: ScoreJob, classifier=None) -> RunResult:
     """Score every row of `job.input` into `job.output`; `classifier` skips loading one (tests)."""
     from model.config import ClassifierConfig
@@ -126,32 +139,28 @@ def score_file(job: ScoreJob, classifier=None) -> RunResult:
     text_index = find_text_column(source.columns, job.text_column)
     model_dir = Path(job.model_dir or settings.model_dir)
     config = classifier.config if classifier is not None else ClassifierConfig.load(model_dir)
-    appended = appended_columns(config.touchpoints)
-    clash = sorted(set(source.columns) & {name for name, _ in appended})
-    if clash:
-        raise ScoringError(f"the input already has column(s) {clash} that scoring appends; is it scored already? "
-                           "Rename or drop them first", code="column_clash")
-    if format_of(Path(job.output)) == "xlsx" and (source.total or 0) >= XLSX_MAX_ROWS:
-        raise ScoringError(f"{source.total:,} rows do not fit in one Excel sheet; write .csv or .parquet instead",
-                           code="too_many_rows")
+    appended = _validate(job, source, config)
     progress, job_id = _prepare_output(job, source, source.columns[text_index], config)
-
-    batch_size = job.batch_size or settings.score_batch_size
-    # whole micro-batches per chunk, so that chunk and resume boundaries never split one
-    chunk_rows = -(-(job.chunk_rows or settings.score_chunk_rows) // batch_size) * batch_size
+    # a resumed run keeps the first run's chunks and batches, so its forward passes see the same texts
+    plan = progress.plan if progress else {"batch_size": job.batch_size or settings.score_batch_size,
+                                           "chunk_rows": job.chunk_rows or settings.score_chunk_rows}
     summary = Summary(config.touchpoints, config.sentiments, settings.score_urgent_rows_cap,
                       _label_names(config.touchpoints + config.sentiments + config.urgency))
     if progress is not None:
         summary.load_state(progress.summary)
     done = progress.rows_done if progress else 0
 
-    engine = make_engine(job, model_dir, batch_size, classifier)
+    engine = make_engine(job, model_dir, plan["batch_size"], classifier)
     sink = open_sink(Path(job.output), source.columns, appended, progress.sink if progress else None)
     state_file = progress_path(Path(job.output))
-    Progress(job_id, done, sink.commit(), summary.state()).save(state_file)
+
+    def commit(rows: int) -> None:
+        Progress(job_id, plan, rows, sink.commit(), summary.state()).save(state_file)
+
+    commit(done)
     try:
-        rows = _run(job, source, text_index, engine, sink, summary, state_file, job_id, done, chunk_rows)
-        summary.blank_rows = source.blank_rows
+        rows = _run(job, source, text_index, engine, sink, summary, commit, done, plan["chunk_rows"])
+        summary.blank_rows = source.blank_rows  # blank lines after the last row are read after its commit
         sink.finish()
     finally:
         sink.close()
@@ -161,8 +170,8 @@ def score_file(job: ScoreJob, classifier=None) -> RunResult:
                      source.columns[text_index], engine.name, config.model_version)
 
 
-def _run(job: ScoreJob, source: Source, text_index: int, engine, sink: Sink, summary: Summary, state_file: Path,
-         job_id: dict, done: int, chunk_rows: int) -> int:
+def _run(job: ScoreJob, source: Source, text_index: int, engine, sink: Sink, summary: Summary,
+         commit: Callable[[int], None], done: int, chunk_rows: int) -> int:
     from tqdm import tqdm
 
     hook = job.hook or (lambda stage, rows: None)
@@ -173,7 +182,7 @@ def _run(job: ScoreJob, source: Source, text_index: int, engine, sink: Sink, sum
     with bar:
         for chunk in source.chunks(chunk_rows, skip=done):
             texts = chunk.column(text_index)
-            scores = engine.score(texts, chunk.problems, chunk.start)
+            scores = engine.score(texts, chunk.problems)
             hook("scored", done)
             sink.write(chunk, scores)
             hook("written", done)
@@ -182,7 +191,7 @@ def _run(job: ScoreJob, source: Source, text_index: int, engine, sink: Sink, sum
             done += len(chunk)
             rows_this_run += len(chunk)
             summary.blank_rows = source.blank_rows
-            Progress(job_id, done, sink.commit(), summary.state()).save(state_file)
+            commit(done)
             hook("committed", done)
             bar.update(len(chunk))
         if bar.total is not None and bar.n != bar.total:

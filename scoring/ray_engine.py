@@ -1,7 +1,8 @@
 """The Ray engine: the same scoring through Ray Data `map_batches` with a pool of actors.
 
 The driver reads the input with the same chunked readers as the local engine (so encodings, formats and
-bad rows behave alike), plans the same micro-batches, and hands them to Ray as one small dataset per chunk.
+bad rows behave alike), plans the same micro-batches (`plan_chunk`), and hands them to Ray as one small
+dataset per chunk.
 Each Ray row is one whole micro-batch (its texts as a JSON string): Ray may regroup rows into batches as it
 likes, but every forward pass still sees exactly the texts the local engine would give it, so the outputs
 match to the last digit. Results are put back in row order by micro-batch number.
@@ -71,10 +72,10 @@ class RayEngine:
         cpus = ray.cluster_resources().get("CPU", 1)
         self.concurrency = concurrency or max(1, int(cpus // cpus_per_actor))
 
-    def score(self, texts: Sequence[Any], problems: Sequence[str | None], start: int) -> list[dict[str, Any]]:
+    def score(self, texts: Sequence[Any], problems: Sequence[str | None]) -> list[dict[str, Any]]:
         import ray
 
-        groups, errors = plan_chunk(texts, problems, start, self.batch_size, self.max_chars)
+        groups, errors = plan_chunk(texts, problems, self.batch_size, self.max_chars)
         scored: list[list[dict]] = []
         if groups:
             items = [{"group": k, "texts": json.dumps([texts[i] for i in g], ensure_ascii=False)}

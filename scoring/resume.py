@@ -2,8 +2,9 @@
 
 `OUTPUT.progress.json` is rewritten atomically (temporary file, fsync, rename) after each chunk is written
 and fsynced, so it never runs ahead of the output. It holds the rows committed, what the writer needs to
-find that point again (a byte offset or a part count), and the summary counters. It is removed when the
-run completes.
+find that point again (a byte offset or a part count), the summary counters, and the plan (chunk rows and
+batch size) that a resumed run keeps, so that it cuts the rest of the input exactly as the first run would
+have. It is removed when the run completes.
 """
 
 from __future__ import annotations
@@ -33,6 +34,7 @@ def job_identity(source, text_column: str, output: Path, model_version: str) -> 
 @dataclass
 class Progress:
     job: dict
+    plan: dict
     rows_done: int
     sink: dict
     summary: dict
