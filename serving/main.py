@@ -11,6 +11,7 @@ from fastapi import FastAPI, Request
 
 from model.taxonomy import load_taxonomy
 from pvoice.settings import Settings, get_settings
+from serving.alerts.channels import build_senders, close_senders
 from serving.api import ROUTERS
 from serving.clock import Clock, SystemClock
 from serving.db import ensure_schema, make_engine, make_session_factory
@@ -45,19 +46,6 @@ def load_classifier(settings: Settings):
     return Classifier.from_pretrained(settings.model_dir)
 
 
-def _build_senders(settings: Settings) -> dict:
-    from serving.alerts.channels import build_senders
-
-    return build_senders(settings)
-
-
-def _close_senders(senders: dict) -> None:
-    for sender in senders.values():
-        close = getattr(sender, "close", None)
-        if close is not None:
-            close()
-
-
 def create_app(settings: Settings | None = None, *, clock: Clock | None = None, senders: dict | None = None,
                classifier=None, start_workers: bool = True) -> FastAPI:
     """`senders` and `classifier` replace the configured ones (tests); `start_workers=False` leaves the
@@ -77,7 +65,7 @@ def create_app(settings: Settings | None = None, *, clock: Clock | None = None, 
         metrics.watch_database(ctx.factory)
         batcher = MicroBatcher(classifier or load_classifier(settings), window_ms=settings.microbatch_window_ms,
                                max_texts=settings.microbatch_max_texts, on_call=metrics.count_model_call)
-        channel_senders = senders if senders is not None else _build_senders(settings)
+        channel_senders = senders if senders is not None else build_senders(settings)
         delivery = DeliveryWorker(ctx, channel_senders, metrics, poll_seconds=settings.outbox_poll_seconds)
         timers = TimerWorker(ctx, metrics, poll_seconds=settings.timers_poll_seconds)
         ctx.notify = delivery.notify
@@ -98,7 +86,7 @@ def create_app(settings: Settings | None = None, *, clock: Clock | None = None, 
             await batcher.stop()
             app.state.batcher = None
             if senders is None:
-                _close_senders(channel_senders)
+                close_senders(channel_senders)
             engine.dispose()
 
     app = FastAPI(title="patient-voice triage", version="1", lifespan=lifespan,

@@ -12,6 +12,7 @@ from pathlib import Path
 import yaml
 
 from pvoice.settings import Settings
+from serving.alerts.channels import DeliveryError
 from serving.clock import ManualClock
 from serving.db.engine import transaction
 from serving.services.auth import create_key
@@ -78,8 +79,6 @@ class FakeSender:
             return [m for batch in self.batches for m in batch]
 
     def send(self, messages: list) -> None:
-        from serving.alerts.channels import DeliveryError
-
         if self.fail_code:
             raise DeliveryError(f"{self.channel}: rejected", code=self.fail_code, retryable=False)
         if self.down:

@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
-from contextlib import contextmanager
+import threading
+from contextlib import contextmanager, nullcontext
 from pathlib import Path
 
 from sqlalchemy import Engine, create_engine, event
@@ -47,10 +48,24 @@ def make_session_factory(engine: Engine) -> sessionmaker[Session]:
     return sessionmaker(engine, expire_on_commit=False)
 
 
+_SQLITE_WRITERS: dict[int, threading.Lock] = {}
+_REGISTRY_LOCK = threading.Lock()
+
+
+def _writer_lock(engine: Engine) -> threading.Lock | None:
+    """SQLite takes one writer at a time, and a writer kept waiting sleeps in its busy handler for up to 100 ms
+    a try; queueing this process's writers on a lock instead keeps ingest fast under concurrency."""
+    if engine.dialect.name != "sqlite":
+        return None
+    with _REGISTRY_LOCK:
+        return _SQLITE_WRITERS.setdefault(id(engine), threading.Lock())
+
+
 @contextmanager
 def transaction(factory: sessionmaker[Session]) -> Iterator[Session]:
     """A session whose work commits together at the end, or not at all."""
-    with factory() as session, session.begin():
+    lock = _writer_lock(factory.kw["bind"])
+    with lock or nullcontext(), factory() as session, session.begin():
         yield session
 
 

@@ -13,7 +13,7 @@ from sqlalchemy.orm import Session, selectinload
 
 from model.results import Prediction
 from serving.db.engine import transaction
-from serving.db.models import Case, Comment, Suggestion
+from serving.db.models import Comment, Suggestion
 from serving.errors import NotFound
 from serving.masking import hash_patient_ref
 from serving.services.auth import Principal
@@ -117,7 +117,3 @@ def get_comment(session: Session, *, comment_id: int) -> Comment:
     if comment is None:
         raise NotFound(f"no comment {comment_id}")
     return comment
-
-
-def case_of(comment: Comment) -> Case | None:
-    return comment.case
