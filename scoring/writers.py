@@ -77,10 +77,6 @@ class Sink:
     def close(self) -> None:
         """Release files, leaving the committed state for a resumed run."""
 
-    def side_paths(self) -> list[Path]:
-        """Working files that exist only while a run is unfinished."""
-        return []
-
 
 class _AppendSink(Sink):
     """One byte stream, appended to chunk by chunk and committed by offset."""
@@ -195,9 +191,6 @@ class XlsxSink(_AppendSink):
         os.replace(tmp, self.path)
         self.target.unlink()
 
-    def side_paths(self) -> list[Path]:
-        return [self.target]
-
 
 _STAGED_TYPES = {"datetime": dt.datetime, "date": dt.date, "time": dt.time}
 
@@ -304,9 +297,6 @@ class ParquetSink(Sink):
         kinds = {"str": pa.string(), "float": pa.float64()}
         return pa.schema([pa.field(c, pa.string()) for c in self.columns]
                          + [pa.field(n, kinds[k]) for n, k in self.appended])
-
-    def side_paths(self) -> list[Path]:
-        return [self.parts_dir]
 
 
 def _arrow_column(name: str, values: list, target=None):
