@@ -6,7 +6,7 @@ import json
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
-FORMAT_VERSION = 1
+FORMAT_VERSION = 2  # 2: per-touchpoint attention in the heads
 CONFIG_NAME = "classifier.json"
 
 

@@ -1,4 +1,8 @@
-"""The task heads on top of the pooled encoder output; each declares its own size."""
+"""The task heads on top of the encoder's token states; each declares its own size.
+
+Comment-level heads read the mean-pooled sentence vector. Touchpoint and aspect heads also read one
+attention-pooled vector per touchpoint: a comment that thanks the doctor and blames the pharmacy needs a
+different view of its tokens for each, which a single pooled vector cannot give."""
 
 from __future__ import annotations
 
@@ -20,12 +24,12 @@ class HeadSpec:
 class Head(nn.Module):
     """Dropout, a hidden layer and a linear map to the head's logits."""
 
-    def __init__(self, hidden_size: int, spec: HeadSpec, dropout: float):
+    def __init__(self, hidden_size: int, spec: HeadSpec, dropout: float, input_size: int | None = None):
         super().__init__()
         self.spec = spec
         self.net = nn.Sequential(
             nn.Dropout(dropout),
-            nn.Linear(hidden_size, hidden_size),
+            nn.Linear(input_size or hidden_size, hidden_size),
             nn.GELU(),
             nn.Dropout(dropout),
             nn.Linear(hidden_size, spec.n_labels * spec.n_slots),
@@ -36,6 +40,21 @@ class Head(nn.Module):
         if self.spec.n_slots > 1:
             return logits.view(-1, self.spec.n_slots, self.spec.n_labels)
         return logits
+
+
+class TouchpointAttention(nn.Module):
+    """One learned query per touchpoint attends over the tokens and returns a vector per touchpoint."""
+
+    def __init__(self, hidden_size: int, n_touchpoints: int):
+        super().__init__()
+        self.key = nn.Linear(hidden_size, hidden_size)
+        self.queries = nn.Parameter(torch.randn(n_touchpoints, hidden_size) * hidden_size ** -0.5)
+        self.scale = hidden_size ** -0.5
+
+    def forward(self, hidden: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
+        scores = torch.einsum("bld,td->btl", self.key(hidden), self.queries) * self.scale
+        scores = scores.masked_fill(~mask.bool()[:, None, :], torch.finfo(scores.dtype).min)
+        return torch.einsum("btl,bld->btd", scores.softmax(-1), hidden)
 
 
 def head_specs(labels: dict[str, list[str]]) -> list[HeadSpec]:
@@ -51,13 +70,36 @@ def head_specs(labels: dict[str, list[str]]) -> list[HeadSpec]:
     ]
 
 
+def mean_pool(hidden: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
+    """Mean over real tokens: the pooling multilingual-e5 was trained with."""
+    weights = mask.unsqueeze(-1).to(hidden.dtype)
+    return (hidden * weights).sum(1) / weights.sum(1).clamp(min=1.0)
+
+
 class MultiTaskHeads(nn.Module):
     def __init__(self, hidden_size: int, labels: dict[str, list[str]], dropout: float = 0.1):
         super().__init__()
+        n_tp = len(labels["touchpoints"])
         # Sentence embeddings share a large common direction; normalising it away lets new heads learn faster.
         self.norm = nn.LayerNorm(hidden_size)
-        self.heads = nn.ModuleDict({spec.name: Head(hidden_size, spec, dropout) for spec in head_specs(labels)})
+        self.slot_norm = nn.LayerNorm(hidden_size)
+        self.attention = TouchpointAttention(hidden_size, n_tp)
+        self.slot_dropout = nn.Dropout(dropout)
+        # each touchpoint's presence is also read from its own attended vector, by its own weights
+        self.slot_presence = nn.Parameter(torch.zeros(n_tp, hidden_size))
+        specs = head_specs(labels)
+        self.heads = nn.ModuleDict({spec.name: Head(hidden_size, spec, dropout) for spec in specs
+                                    if spec.name != "aspects"})
+        # one aspect classifier shared by all touchpoints, fed that touchpoint's vector and the whole comment's
+        aspect = next(spec for spec in specs if spec.name == "aspects")
+        self.aspects = Head(hidden_size, HeadSpec(aspect.name, aspect.n_labels, False), dropout, 2 * hidden_size)
 
-    def forward(self, pooled: torch.Tensor) -> dict[str, torch.Tensor]:
-        pooled = self.norm(pooled)
-        return {name: head(pooled) for name, head in self.heads.items()}
+    def forward(self, hidden: torch.Tensor, mask: torch.Tensor) -> dict[str, torch.Tensor]:
+        pooled = self.norm(mean_pool(hidden, mask))
+        slots = self.slot_norm(self.attention(hidden, mask))
+        logits = {name: head(pooled) for name, head in self.heads.items()}
+        logits["touchpoints"] = logits["touchpoints"] + torch.einsum(
+            "btd,td->bt", self.slot_dropout(slots), self.slot_presence)
+        context = pooled.unsqueeze(1).expand_as(slots)
+        logits["aspects"] = self.aspects(torch.cat([slots, context], dim=-1))
+        return logits

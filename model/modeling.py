@@ -11,12 +11,6 @@ from transformers import AutoConfig, AutoModel, PreTrainedModel
 from model.heads import MultiTaskHeads
 
 
-def mean_pool(hidden: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
-    """Mean over real tokens: the pooling multilingual-e5 was trained with."""
-    weights = mask.unsqueeze(-1).to(hidden.dtype)
-    return (hidden * weights).sum(1) / weights.sum(1).clamp(min=1.0)
-
-
 def _without_pooler(build, *args):
     """BERT-family encoders accept `add_pooling_layer`; others have no pooler to drop."""
     try:
@@ -45,7 +39,7 @@ class MultiTaskModel(nn.Module):
 
     def forward(self, input_ids: torch.Tensor, attention_mask: torch.Tensor) -> dict[str, torch.Tensor]:
         hidden = self.encoder(input_ids=input_ids, attention_mask=attention_mask).last_hidden_state
-        return self.heads(mean_pool(hidden, attention_mask))
+        return self.heads(hidden, attention_mask)
 
     def freeze_word_embeddings(self) -> None:
         """Skip the optimizer's largest, least useful matrix (the 250k-row vocabulary)."""
