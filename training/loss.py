@@ -9,7 +9,8 @@ from torch.nn import functional as F
 
 # Multi-label heads sum their per-label losses (each label is a decision of its own, and a mean over 15 mostly
 # negative labels starves them of gradient); the weights bring the heads to a similar scale.
-HEAD_WEIGHTS = {"touchpoints": 0.3, "aspects": 1.0, "sentiment": 1.0, "urgency": 1.5, "urgent_reasons": 0.3}
+# Reasons see only the urgent tenth of each batch, so their term stays at full weight.
+HEAD_WEIGHTS = {"touchpoints": 0.3, "aspects": 1.0, "sentiment": 1.0, "urgency": 1.5, "urgent_reasons": 1.0}
 
 
 def _multi_label(logits: torch.Tensor, target: torch.Tensor, pos_weight: torch.Tensor) -> torch.Tensor:
