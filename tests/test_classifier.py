@@ -33,6 +33,19 @@ def test_predictions_follow_the_taxonomy_and_contract(clf):
         assert p.model_version == "tiny-random-0"
 
 
+def test_padding_in_a_batch_does_not_change_a_comment(clf):
+    # mean pooling and the per-touchpoint attention both have to ignore the padding of shorter texts
+    short = "护士态度很好"
+    alone = clf.predict(short)
+    batched = clf.predict([short, "挂号排了三个小时，缴费又排了一个小时，取药窗口只开了一个，医保结算还出错"])[0]
+    for name in ("touchpoint_probabilities", "sentiment_probabilities", "urgency_probabilities"):
+        a, b = getattr(alone, name), getattr(batched, name)
+        assert a.keys() == b.keys()
+        assert all(abs(a[k] - b[k]) < 1e-5 for k in a), name
+    for tp, probs in alone.aspect_probabilities.items():
+        assert all(abs(probs[k] - batched.aspect_probabilities[tp][k]) < 1e-5 for k in probs), tp
+
+
 def test_save_load_round_trip_gives_identical_probabilities(clf, tmp_path):
     text = "CT报告等了五天还没出来"
     before = clf.predict(text)
