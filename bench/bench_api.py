@@ -27,12 +27,12 @@ from pathlib import Path
 
 import httpx
 
-from pvoice.settings import PROJECT_ROOT, get_settings
+from pvoice.settings import get_settings
 
 
 def corpus_texts(limit: int = 2000) -> list[str]:
     texts = []
-    for path in sorted((PROJECT_ROOT / "data" / "comments").glob("*.jsonl")):
+    for path in sorted(get_settings().corpus_dir.glob("*.jsonl")):
         for line in path.read_text(encoding="utf-8").splitlines():
             if line.strip():
                 texts.append(json.loads(line)["text"])

@@ -15,11 +15,11 @@ import time
 
 import torch
 
-from model.predictor import Classifier
+from pvoice.model.predictor import Classifier
 from pvoice.settings import get_settings
-from training.corpus import read_corpus
-from training.data import split_rows
-from training.evaluation import evaluate
+from pvoice.training.corpus import read_corpus
+from pvoice.training.data import split_rows
+from pvoice.training.evaluation import evaluate
 
 
 def throughput(clf, texts: list[str], batch_size: int, repeat: int) -> float:

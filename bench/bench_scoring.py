@@ -83,11 +83,11 @@ def synthetic_model(directory: Path) -> Path:
     import torch
     from transformers import BertConfig, BertModel
 
-    from model.config import ClassifierConfig
-    from model.modeling import MultiTaskModel
-    from model.predictor import Classifier
-    from model.taxonomy import load_taxonomy
-    from model.testing import tiny_tokenizer
+    from pvoice.model.config import ClassifierConfig
+    from pvoice.model.modeling import MultiTaskModel
+    from pvoice.model.predictor import Classifier
+    from pvoice.labels import load_taxonomy
+    from pvoice.model.testing import tiny_tokenizer
 
     torch.manual_seed(0)
     tokenizer = tiny_tokenizer()
@@ -102,7 +102,7 @@ def synthetic_model(directory: Path) -> Path:
 
 # ---- workers (each in its own process) -------------------------------------------------------------
 def work_score(engine: str, args) -> dict:
-    from scoring import ScoreJob, score_file
+    from pvoice.scoring import ScoreJob, score_file
 
     out = Path(args.workdir) / f"scored_{engine}.csv"
     result = score_file(ScoreJob(input=Path(args.input), output=out, model_dir=Path(args.model), engine=engine,
@@ -115,9 +115,9 @@ def work_pipeline(args) -> dict:
     import torch
     from transformers import AutoModelForSequenceClassification, AutoTokenizer, pipeline
 
-    from model.config import ClassifierConfig
-    from model.predictor import ENCODER_DIR, TOKENIZER_DIR
-    from scoring import find_text_column, open_source
+    from pvoice.model.config import ClassifierConfig
+    from pvoice.model.predictor import ENCODER_DIR, TOKENIZER_DIR
+    from pvoice.scoring import find_text_column, open_source
 
     config = ClassifierConfig.load(Path(args.model))
     model = AutoModelForSequenceClassification.from_pretrained(

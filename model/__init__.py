@@ -1,27 +1,29 @@
-"""The classifier: encoder, heads and predictor.
+"""The classifier: encoder, heads, decisions and the one loader.
 
-The taxonomy is imported eagerly (it is light); the torch-backed classes load on first use, so that a
-command that only reads labels does not pay for importing torch."""
+The torch-backed classes load on first use, so that a command that only reads labels does not pay for
+importing torch. Labels and heads themselves live in `pvoice.labels`."""
 
 from importlib import import_module
 
-from model.taxonomy import Label, Taxonomy, TaxonomyError, load_taxonomy
-
 _LAZY = {
-    "Classifier": "model.predictor",
-    "InputError": "model.predictor",
-    "ClassifierConfig": "model.config",
-    "ModelFormatError": "model.config",
-    "Evidence": "model.results",
-    "Prediction": "model.results",
-    "LinearClassifier": "model.linear",
-    "MultiTaskModel": "model.modeling",
+    "BaseClassifier": "pvoice.model.base",
+    "Classifier": "pvoice.model.predictor",
+    "ClassifierConfig": "pvoice.model.config",
+    "Evidence": "pvoice.model.results",
+    "HeadProbs": "pvoice.model.decisions",
+    "InputError": "pvoice.model.inputs",
+    "LinearClassifier": "pvoice.model.linear",
+    "ModelFormatError": "pvoice.model.config",
+    "MultiTaskModel": "pvoice.model.modeling",
+    "Prediction": "pvoice.model.results",
+    "load_classifier": "pvoice.model.loading",
+    "sentence_spans": "pvoice.model.sentences",
 }
 
-__all__ = ["Label", "Taxonomy", "TaxonomyError", "load_taxonomy", *_LAZY]
+__all__ = list(_LAZY)
 
 
 def __getattr__(name: str):
     if name in _LAZY:
         return getattr(import_module(_LAZY[name]), name)
-    raise AttributeError(f"module 'model' has no attribute {name!r}")
+    raise AttributeError(f"module 'pvoice.model' has no attribute {name!r}")

@@ -14,7 +14,7 @@ Faithfulness to e5.c, the reference:
 
 Usage::
 
-    from model.base_convert import prepare_base
+    from pvoice.model.base_convert import prepare_base
     path = prepare_base(Path("models/cache/e5-small"))      # idempotent, checksum-verified
     AutoModel.from_pretrained(path, add_pooling_layer=False), AutoTokenizer.from_pretrained(path)
 """

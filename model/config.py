@@ -6,7 +6,9 @@ import json
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
-FORMAT_VERSION = 2  # 2: per-touchpoint attention in the heads
+from pvoice.labels import LABEL_LISTS
+
+FORMAT_VERSION = 3  # 2: per-touchpoint attention in the heads; 3: urgent reasons scored per sentence
 CONFIG_NAME = "classifier.json"
 
 
@@ -33,8 +35,11 @@ class ClassifierConfig:
     # per-touchpoint and per-reason decision thresholds on calibrated probabilities
     touchpoint_thresholds: dict[str, float] = field(default_factory=dict)
     reason_thresholds: dict[str, float] = field(default_factory=dict)
-    # P(urgent) at or above which a comment is urgent, whatever the argmax says
-    urgent_threshold: float = 0.5
+    # urgency rests on sentences: a comment whose strongest sentence gives some urgent reason a calibrated
+    # probability at or above `page_threshold` is urgent and pages; from `review_threshold` up to it, the
+    # comment is a complaint marked for a person to review
+    page_threshold: float = 0.5
+    review_threshold: float = 0.3
     # temperature per head, fitted on dev (1.0 = uncalibrated)
     temperatures: dict[str, float] = field(default_factory=dict)
     versions: dict[str, str] = field(default_factory=dict)
@@ -42,7 +47,7 @@ class ClassifierConfig:
     format_version: int = FORMAT_VERSION
 
     def __post_init__(self) -> None:
-        for head in ("touchpoints", "sentiments", "urgency", "urgent_reasons"):
+        for head in LABEL_LISTS:
             if not self.labels.get(head):
                 raise ModelFormatError(f"classifier config lacks the label list '{head}'")
         tps, reasons = self.labels["touchpoints"], self.labels["urgent_reasons"]

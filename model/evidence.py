@@ -8,10 +8,10 @@ from typing import TYPE_CHECKING
 
 import jieba
 
-from model.results import Evidence, Prediction
+from pvoice.model.results import Evidence, Prediction
 
 if TYPE_CHECKING:
-    from model.decisions import HeadProbs
+    from pvoice.model.decisions import HeadProbs
 
 jieba.setLogLevel(logging.WARNING)
 MAX_SPANS = 48

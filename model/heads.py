@@ -1,8 +1,10 @@
 """The task heads on top of the encoder's token states; each declares its own size.
 
-Comment-level heads read the mean-pooled sentence vector. Touchpoint and aspect heads also read one
+Comment-level heads read the mean-pooled comment vector. Touchpoint and aspect heads also read one
 attention-pooled vector per touchpoint: a comment that thanks the doctor and blames the pharmacy needs a
-different view of its tokens for each, which a single pooled vector cannot give."""
+different view of its tokens for each, which a single pooled vector cannot give. Urgent reasons are scored
+on each sentence's own pooled vector and a comment carries a reason as strongly as its strongest sentence
+(multiple-instance learning): length alone cannot make a comment urgent."""
 
 from __future__ import annotations
 
@@ -10,6 +12,8 @@ from dataclasses import dataclass
 
 import torch
 from torch import nn
+
+from pvoice.labels import HEADS
 
 
 @dataclass(frozen=True)
@@ -58,22 +62,24 @@ class TouchpointAttention(nn.Module):
 
 
 def head_specs(labels: dict[str, list[str]]) -> list[HeadSpec]:
-    """The five heads of the contract, sized from the label maps."""
-    n_tp = len(labels["touchpoints"])
-    n_sent = len(labels["sentiments"])
-    return [
-        HeadSpec("touchpoints", n_tp, multi_label=True),
-        HeadSpec("aspects", n_sent, multi_label=False, n_slots=n_tp),
-        HeadSpec("sentiment", n_sent, multi_label=False),
-        HeadSpec("urgency", len(labels["urgency"]), multi_label=False),
-        HeadSpec("urgent_reasons", len(labels["urgent_reasons"]), multi_label=True),
-    ]
+    """The heads of the contract (`pvoice.labels.HEADS`), sized from a model's label maps."""
+    return [HeadSpec(h.name, len(labels[h.labels]), h.kind == "multi_label",
+                     n_slots=len(labels[h.per]) if h.per else 1) for h in HEADS]
 
 
 def mean_pool(hidden: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
     """Mean over real tokens: the pooling multilingual-e5 was trained with."""
     weights = mask.unsqueeze(-1).to(hidden.dtype)
     return (hidden * weights).sum(1) / weights.sum(1).clamp(min=1.0)
+
+
+def sentence_pool(hidden: torch.Tensor, sentence_ids: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    """Mean token state of each sentence [B, S, D] and which sentences exist [B, S]; token ids -1 belong to none."""
+    n = max(int(sentence_ids.max()) + 1, 1)
+    member = (sentence_ids.unsqueeze(-1) == torch.arange(n, device=hidden.device)).to(hidden.dtype)  # [B, L, S]
+    counts = member.sum(1)
+    pooled = torch.einsum("bls,bld->bsd", member, hidden) / counts.clamp(min=1.0).unsqueeze(-1)
+    return pooled, counts > 0
 
 
 class MultiTaskHeads(nn.Module):
@@ -89,12 +95,19 @@ class MultiTaskHeads(nn.Module):
         self.slot_presence = nn.Parameter(torch.zeros(n_tp, hidden_size))
         specs = head_specs(labels)
         self.heads = nn.ModuleDict({spec.name: Head(hidden_size, spec, dropout) for spec in specs
-                                    if spec.name != "aspects"})
+                                    if spec.name not in ("aspects", "urgent_reasons")})
+        self.sentence_norm = nn.LayerNorm(hidden_size)
+        reasons = next(spec for spec in specs if spec.name == "urgent_reasons")
+        self.sentence_reasons = Head(hidden_size, reasons, dropout)
         # one aspect classifier shared by all touchpoints, fed that touchpoint's vector and the whole comment's
         aspect = next(spec for spec in specs if spec.name == "aspects")
         self.aspects = Head(hidden_size, HeadSpec(aspect.name, aspect.n_labels, False), dropout, 2 * hidden_size)
 
-    def forward(self, hidden: torch.Tensor, mask: torch.Tensor) -> dict[str, torch.Tensor]:
+    def forward(self, hidden: torch.Tensor, mask: torch.Tensor, sentence_ids: torch.Tensor | None = None
+                ) -> dict[str, torch.Tensor]:
+        """Logits per head; `sentence_reasons` [B, S, R] holds each sentence's, -1e4 where no sentence is."""
+        if sentence_ids is None:  # the whole input as one sentence
+            sentence_ids = torch.where(mask.bool(), 0, -1)
         pooled = self.norm(mean_pool(hidden, mask))
         slots = self.slot_norm(self.attention(hidden, mask))
         logits = {name: head(pooled) for name, head in self.heads.items()}
@@ -102,4 +115,9 @@ class MultiTaskHeads(nn.Module):
             "btd,td->bt", self.slot_dropout(slots), self.slot_presence)
         context = pooled.unsqueeze(1).expand_as(slots)
         logits["aspects"] = self.aspects(torch.cat([slots, context], dim=-1))
+        sentences, present = sentence_pool(hidden, sentence_ids)
+        per_sentence = self.sentence_reasons(self.sentence_norm(sentences))
+        per_sentence = per_sentence.masked_fill(~present.unsqueeze(-1), -1e4)
+        logits["sentence_reasons"] = per_sentence
+        logits["urgent_reasons"] = per_sentence.max(dim=1).values
         return logits

@@ -17,11 +17,11 @@ from safetensors.numpy import load_file, save_file
 from sklearn.feature_extraction.text import TfidfVectorizer
 from sklearn.linear_model import LogisticRegression
 
-from model.config import ClassifierConfig
-from model.decisions import HeadProbs, decide
-from model.evidence import explain
-from model.predictor import _check_texts
-from model.results import Prediction
+from pvoice.labels import HEAD_NAMES, activate
+from pvoice.model.base import BaseClassifier
+from pvoice.model.config import ClassifierConfig
+from pvoice.model.decisions import HeadProbs
+from pvoice.model.sentences import sentence_spans
 
 jieba.setLogLevel(logging.WARNING)
 VOCAB_FILE, WEIGHTS_FILE = "vocabulary.json", "linear.safetensors"
@@ -33,15 +33,6 @@ def analyze(text: str) -> list[str]:
     t = text.lower()
     grams = [t[i:i + n] for n in (1, 2, 3) for i in range(len(t) - n + 1) if not t[i:i + n].isspace()]
     return [f"w:{w}" for w in jieba.lcut(t) if w.strip()] + grams
-
-
-def _sigmoid(x: np.ndarray) -> np.ndarray:
-    return 1.0 / (1.0 + np.exp(-x))
-
-
-def _softmax(x: np.ndarray) -> np.ndarray:
-    e = np.exp(x - x.max(axis=-1, keepdims=True))
-    return e / e.sum(axis=-1, keepdims=True)
 
 
 def _fit_binary(X, y: np.ndarray, C: float) -> tuple[np.ndarray, float]:
@@ -66,7 +57,9 @@ def _fit_multiclass(X, y: np.ndarray, n_classes: int, C: float) -> tuple[np.ndar
     return coef, bias
 
 
-class LinearClassifier:
+class LinearClassifier(BaseClassifier):
+    default_batch_size = 256
+
     def __init__(self, vectorizer: TfidfVectorizer, weights: dict[str, np.ndarray], config: ClassifierConfig):
         self.vectorizer = vectorizer
         self.weights = weights
@@ -90,8 +83,8 @@ class LinearClassifier:
         w["aspects.coef"], w["aspects.bias"] = asp_coef, asp_bias
         w["sentiment.coef"], w["sentiment.bias"] = _fit_multiclass(X, targets["sentiment"], n_sent, C)
         w["urgency.coef"], w["urgency.bias"] = _fit_multiclass(X, targets["urgency"], len(config.urgency), C)
-        urgent = np.flatnonzero(targets["urgency"] == config.urgency.index("urgent"))
-        rs = [_fit_binary(X[urgent], targets["urgent_reasons"][urgent, r], C) for r in range(len(config.reasons))]
+        # on every comment, as the transformer's sentence head is: a calm comment teaches "no reason" too
+        rs = [_fit_binary(X, targets["urgent_reasons"][:, r], C) for r in range(len(config.reasons))]
         w["urgent_reasons.coef"], w["urgent_reasons.bias"] = np.stack([c for c, _ in rs]), np.array([b for _, b in rs])
         return cls(vec, {k: v.astype(np.float32) for k, v in w.items()}, config)
 
@@ -104,27 +97,17 @@ class LinearClassifier:
     def head_probabilities(self, texts: Sequence[str], batch_size: int = 256) -> list[tuple[HeadProbs, int]]:
         out = []
         for start in range(0, len(texts), batch_size):
-            X = self.vectorizer.transform(list(texts[start:start + batch_size]))
-            heads = {
-                "touchpoints": _sigmoid(self._logits(X, "touchpoints")),
-                "aspects": _softmax(self._logits(X, "aspects")),
-                "sentiment": _softmax(self._logits(X, "sentiment")),
-                "urgency": _softmax(self._logits(X, "urgency")),
-                "urgent_reasons": _sigmoid(self._logits(X, "urgent_reasons")),
-            }
-            out += [(HeadProbs(**{k: v[i] for k, v in heads.items()}), 1) for i in range(X.shape[0])]
+            chunk = list(texts[start:start + batch_size])
+            X = self.vectorizer.transform(chunk)
+            heads = {name: activate(name, self._logits(X, name)) for name in HEAD_NAMES}
+            for i, text in enumerate(chunk):
+                spans = sentence_spans(text)
+                per_sentence = activate("urgent_reasons", self._logits(
+                    self.vectorizer.transform([text[s:e] for s, e in spans]), "urgent_reasons"))
+                probs = {k: v[i] for k, v in heads.items()}
+                probs["urgent_reasons"] = per_sentence.max(axis=0)
+                out.append((HeadProbs(**probs, sentence_reasons=per_sentence, sentences=spans), 1))
         return out
-
-    def predict(self, texts, batch_size: int = 256, evidence: bool = False):
-        single = isinstance(texts, str)
-        batch = [texts] if single else list(texts)
-        _check_texts(batch)
-        results: list[Prediction] = [decide(t, p, self.config) for t, (p, _) in
-                                     zip(batch, self.head_probabilities(batch, batch_size))]
-        if evidence:
-            for pred in results:
-                pred.evidence = explain(self, pred, batch_size=batch_size)
-        return results[0] if single else results
 
     def save_pretrained(self, directory: str | Path, *, card: str | None = None) -> Path:
         directory = Path(directory)

@@ -8,7 +8,7 @@ import torch
 from torch import nn
 from transformers import AutoConfig, AutoModel, PreTrainedModel
 
-from model.heads import MultiTaskHeads
+from pvoice.model.heads import MultiTaskHeads
 
 
 def _without_pooler(build, *args):
@@ -37,9 +37,10 @@ class MultiTaskModel(nn.Module):
         config = AutoConfig.from_pretrained(str(encoder_dir))
         return cls(_without_pooler(AutoModel.from_config, config), labels)
 
-    def forward(self, input_ids: torch.Tensor, attention_mask: torch.Tensor) -> dict[str, torch.Tensor]:
+    def forward(self, input_ids: torch.Tensor, attention_mask: torch.Tensor,
+                sentence_ids: torch.Tensor | None = None) -> dict[str, torch.Tensor]:
         hidden = self.encoder(input_ids=input_ids, attention_mask=attention_mask).last_hidden_state
-        return self.heads(hidden, attention_mask)
+        return self.heads(hidden, attention_mask, sentence_ids)
 
     def freeze_word_embeddings(self) -> None:
         """Skip the optimizer's largest, least useful matrix (the 250k-row vocabulary)."""

@@ -1,11 +1,11 @@
-"""`Classifier`: the one entry point to load a trained model and predict."""
+"""`Classifier`: the fine-tuned transformer, loaded from a model directory, that predicts."""
 
 from __future__ import annotations
 
 import shutil
 from collections.abc import Sequence
+from dataclasses import dataclass
 from pathlib import Path
-from typing import overload
 
 import numpy as np
 import torch
@@ -13,29 +13,24 @@ from safetensors.torch import load_file, save_file
 from transformers import AutoTokenizer, PreTrainedTokenizerBase
 from transformers.utils import logging as hf_logging
 
-from model.config import ClassifierConfig
-from model.decisions import HeadProbs, decide
-from model.evidence import explain
-from model.modeling import MultiTaskModel
-from model.results import Prediction
-from model.windows import make_windows
+from pvoice.labels import HEAD_NAMES, SOFTMAX_HEADS, activate
+from pvoice.model.base import BaseClassifier
+from pvoice.model.config import ClassifierConfig, ModelFormatError
+from pvoice.model.decisions import HeadProbs
+from pvoice.model.modeling import MultiTaskModel
+from pvoice.model.sentences import encode_with_sentences
+from pvoice.model.windows import make_windows
 
 ENCODER_DIR, TOKENIZER_DIR, HEADS_FILE = "encoder", "tokenizer", "heads.safetensors"
 
 
-class InputError(ValueError):
-    """A text the classifier cannot take (empty, not a string)."""
+@dataclass
+class Window:
+    ids: list[int]  # special tokens included
+    sentence_ids: list[int]  # the text's sentence index of each token, -1 for special tokens
 
 
-def _check_texts(texts: Sequence[str]) -> None:
-    for i, text in enumerate(texts):
-        if not isinstance(text, str):
-            raise InputError(f"texts[{i}] is {type(text).__name__}, expected a string")
-        if not text.strip():
-            raise InputError(f"texts[{i}] is empty or whitespace only")
-
-
-class Classifier:
+class Classifier(BaseClassifier):
     """A fine-tuned encoder with multi-task heads, its tokenizer and its decision config."""
 
     def __init__(self, model: MultiTaskModel, tokenizer: PreTrainedTokenizerBase, config: ClassifierConfig):
@@ -48,15 +43,14 @@ class Classifier:
 
     # ---- persistence -------------------------------------------------------------------------
     @classmethod
-    def from_pretrained(cls, directory: str | Path, *, quantize: str | None = None):
-        """Load a saved model; `quantize="int8"` applies dynamic int8 quantization to its linear layers."""
+    def from_pretrained(cls, directory: str | Path, *, quantize: str | None = None) -> "Classifier":
+        """Load a saved transformer model; `quantize="int8"` applies dynamic int8 quantization to its linear
+        layers. `pvoice.model.load_classifier` loads a model of any architecture."""
         directory = Path(directory)
         config = ClassifierConfig.load(directory)
+        if config.arch != "transformer":
+            raise ModelFormatError(f"{directory} holds a {config.arch} model; load it with load_classifier()")
         hf_logging.disable_progress_bar()  # a per-tensor bar on every load is noise in a CLI or a service log
-        if config.arch == "linear":
-            from model.linear import LinearClassifier
-
-            return LinearClassifier.from_pretrained(directory)
         model = MultiTaskModel.from_encoder_dir(directory / ENCODER_DIR, config.labels, config.head_dropout)
         model.heads.load_state_dict(load_file(directory / HEADS_FILE))
         tokenizer = AutoTokenizer.from_pretrained(str(directory / TOKENIZER_DIR))
@@ -82,86 +76,74 @@ class Classifier:
         return directory
 
     # ---- inference ---------------------------------------------------------------------------
-    def _windows(self, texts: Sequence[str]) -> list[list[list[int]]]:
+    def _windows(self, texts: Sequence[str]) -> tuple[list[list[Window]], list[list[tuple[int, int]]]]:
         body = self.config.max_length - len(self._prefix) - len(self._suffix)
-        encoded = self.tokenizer(list(texts), add_special_tokens=False)["input_ids"]
-        return [[self._prefix + w + self._suffix for w in make_windows(ids, body, self.config.window_stride)]
-                for ids in encoded]
+        ids, sids, spans = encode_with_sentences(self.tokenizer, texts)
+        stride = self.config.window_stride
+        windows = [[Window(self._prefix + w + self._suffix, [-1] + s + [-1])
+                    for w, s in zip(make_windows(x, body, stride), make_windows(y, body, stride))]
+                   for x, y in zip(ids, sids)]
+        return windows, spans
 
     @torch.inference_mode()
-    def _window_logits(self, windows: list[list[int]], batch_size: int) -> list[dict[str, np.ndarray]]:
+    def _window_logits(self, windows: list[Window], batch_size: int) -> list[dict[str, np.ndarray]]:
         """Logits of each window, batched by length so that little compute goes to padding."""
-        order = sorted(range(len(windows)), key=lambda i: len(windows[i]))
+        order = sorted(range(len(windows)), key=lambda i: len(windows[i].ids))
         out: list[dict[str, np.ndarray] | None] = [None] * len(windows)
         for start in range(0, len(order), batch_size):
             idx = order[start:start + batch_size]
-            width = max(len(windows[i]) for i in idx)
+            width = max(len(windows[i].ids) for i in idx)
             ids = torch.full((len(idx), width), self._pad, dtype=torch.long)
             mask = torch.zeros((len(idx), width), dtype=torch.long)
+            sent = torch.full((len(idx), width), -1, dtype=torch.long)
+            # sentence indices local to the window, so that a window's tensor is as small as its sentences
+            local = [sorted({s for s in windows[i].sentence_ids if s >= 0}) for i in idx]
             for row, i in enumerate(idx):
-                ids[row, :len(windows[i])] = torch.tensor(windows[i])
-                mask[row, :len(windows[i])] = 1
-            logits = self.model(ids, mask)
+                n = len(windows[i].ids)
+                ids[row, :n] = torch.tensor(windows[i].ids)
+                mask[row, :n] = 1
+                pos = {s: k for k, s in enumerate(local[row])}
+                sent[row, :n] = torch.tensor([pos.get(s, -1) for s in windows[i].sentence_ids])
+            logits = self.model(ids, mask, sent)
             for row, i in enumerate(idx):
-                out[i] = {k: v[row].float().numpy() for k, v in logits.items()}
+                one = {k: v[row].float().numpy() for k, v in logits.items()}
+                one["sentence_reasons"] = one["sentence_reasons"][:len(local[row])]
+                one["sentence_index"] = np.asarray(local[row], dtype=np.int64)
+                out[i] = one
         return out  # type: ignore[return-value]
 
     def _calibrated(self, logits: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
-        def sigmoid(x):
-            return 1.0 / (1.0 + np.exp(-x))
-
-        def softmax(x):
-            e = np.exp(x - x.max(axis=-1, keepdims=True))
-            return e / e.sum(axis=-1, keepdims=True)
-
         t = self.config.temperature
-        return {
-            "touchpoints": sigmoid(logits["touchpoints"] / t("touchpoints")),
-            "aspects": softmax(logits["aspects"] / t("aspects")),
-            "sentiment": softmax(logits["sentiment"] / t("sentiment")),
-            "urgency": softmax(logits["urgency"] / t("urgency")),
-            "urgent_reasons": sigmoid(logits["urgent_reasons"] / t("urgent_reasons")),
-        }
+        probs = {name: activate(name, logits[name] / t(name)) for name in HEAD_NAMES}
+        probs["sentence_reasons"] = activate("urgent_reasons", logits["sentence_reasons"] / t("urgent_reasons"))
+        return probs
 
     @staticmethod
-    def _pool_windows(per_window: list[dict[str, np.ndarray]]) -> HeadProbs:
-        """A label present anywhere in a long text counts: max over windows, renormalised for softmax heads."""
-        stacked = {k: np.stack([w[k] for w in per_window]).max(axis=0) for k in per_window[0]}
-        for k in ("aspects", "sentiment", "urgency"):
+    def _pool_windows(per_window: list[dict[str, np.ndarray]], windows: list[Window],
+                      spans: list[tuple[int, int]]) -> HeadProbs:
+        """A label present anywhere in a long text counts: max over windows, renormalised for softmax heads;
+        a sentence split by a window edge keeps its strongest reading."""
+        stacked = {k: np.stack([w[k] for w in per_window]).max(axis=0) for k in HEAD_NAMES}
+        for k in SOFTMAX_HEADS:
             stacked[k] = stacked[k] / stacked[k].sum(axis=-1, keepdims=True)
-        return HeadProbs(**stacked)
+        n_reasons = stacked["urgent_reasons"].shape[-1]
+        sentence = np.zeros((len(spans), n_reasons), dtype=np.float32)
+        for w in per_window:
+            idx = w["sentence_index"]
+            sentence[idx] = np.maximum(sentence[idx], w["sentence_reasons"])
+        return HeadProbs(**stacked, sentence_reasons=sentence, sentences=spans)
 
     def head_probabilities(self, texts: Sequence[str], batch_size: int = 32) -> list[tuple[HeadProbs, int]]:
-        """Calibrated probabilities per text and the number of windows it took."""
-        per_text = self._windows(texts)
+        per_text, spans = self._windows(texts)
         flat = [w for ws in per_text for w in ws]
         logits = self._window_logits(flat, batch_size)
         result, pos = [], 0
-        for ws in per_text:
-            probs = [self._calibrated(lg) for lg in logits[pos:pos + len(ws)]]
-            result.append((self._pool_windows(probs), len(ws)))
+        for ws, sp in zip(per_text, spans):
+            probs = []
+            for lg in logits[pos:pos + len(ws)]:
+                p = self._calibrated(lg)
+                p["sentence_index"] = lg["sentence_index"]
+                probs.append(p)
+            result.append((self._pool_windows(probs, ws, sp), len(ws)))
             pos += len(ws)
         return result
-
-    @overload
-    def predict(self, texts: str, batch_size: int = ..., evidence: bool = ...) -> Prediction: ...
-    @overload
-    def predict(self, texts: Sequence[str], batch_size: int = ..., evidence: bool = ...) -> list[Prediction]: ...
-
-    def predict(self, texts, batch_size: int = 32, evidence: bool = False):
-        """Labels, calibrated probabilities and (with `evidence=True`) the words that drove them.
-
-        A single string gives a single Prediction; a list gives a list in input order.
-        """
-        single = isinstance(texts, str)
-        batch = [texts] if single else list(texts)
-        _check_texts(batch)
-        results = []
-        for text, (probs, n_windows) in zip(batch, self.head_probabilities(batch, batch_size)):
-            pred = decide(text, probs, self.config)
-            pred.windows, pred.truncated = n_windows, n_windows > 1
-            results.append(pred)
-        if evidence:
-            for pred in results:
-                pred.evidence = explain(self, pred, batch_size=batch_size)
-        return results[0] if single else results

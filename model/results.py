@@ -30,10 +30,19 @@ class Prediction:
     reason_probabilities: dict[str, float]
     # keyed by touchpoint id, plus "urgency" for the urgency decision
     evidence: dict[str, list[Evidence]] = field(default_factory=dict)
-    # the text was longer than one model window and was read in several overlapping windows
-    truncated: bool = False
+    # urgency rests on sentences: the highest urgent-reason probability of any sentence; between the review
+    # and the paging threshold a comment is a complaint that a person should look at (`needs_review`)
+    urgent_score: float = 0.0
+    needs_review: bool = False
+    review_reasons: list[str] = field(default_factory=list)
+    # the number of overlapping model windows the text was read in (nothing of it is dropped)
     windows: int = 1
     model_version: str = ""
+
+    @property
+    def windowed(self) -> bool:
+        """Longer than one model window, so read in several."""
+        return self.windows > 1
 
     @property
     def confidence(self) -> dict[str, float]:

@@ -8,10 +8,10 @@ import torch
 from tokenizers import Tokenizer, models, normalizers, pre_tokenizers, processors
 from transformers import BertConfig, BertModel, PreTrainedTokenizerFast
 
-from model.config import ClassifierConfig
-from model.modeling import MultiTaskModel
-from model.predictor import Classifier
-from model.taxonomy import load_taxonomy
+from pvoice.model.config import ClassifierConfig
+from pvoice.model.modeling import MultiTaskModel
+from pvoice.model.predictor import Classifier
+from pvoice.labels import load_taxonomy
 
 SPECIALS = ["[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]"]
 # Enough common characters of patient comments that most test inputs are not all [UNK].

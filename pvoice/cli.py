@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import typer
 
-from model.cli import model_app, predict_command
-from scoring.cli import score_command
-from serving.cli import db_app, keys_app, serve_command
-from training.cli import data_app, evaluate_command, train_command
+from pvoice.model.cli import model_app, predict_command
+from pvoice.scoring.cli import score_command
+from pvoice.serving.cli import db_app, keys_app, serve_command
+from pvoice.training.cli import data_app, evaluate_command, train_command
 
 app = typer.Typer(help="patient-voice: classify, triage and route patient comments.", no_args_is_help=True)
 app.add_typer(data_app, name="data")

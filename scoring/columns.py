@@ -5,7 +5,7 @@ from __future__ import annotations
 import unicodedata
 from collections.abc import Sequence
 
-from scoring.errors import NoTextColumn
+from pvoice.scoring.errors import NoTextColumn
 
 # Names survey and complaint exports give their free-text column, best first. A column matches when its
 # normalised name equals one of these; failing that, ends with one (Chinese and English compounds put the head

@@ -5,7 +5,7 @@ from __future__ import annotations
 import codecs
 from pathlib import Path
 
-from scoring.errors import ScoringError
+from pvoice.scoring.errors import ScoringError
 
 BLOCK = 1 << 20
 # Lines looked at when a file is not clean UTF-8: enough to tell a GBK export from a UTF-8 one with a few

@@ -13,7 +13,7 @@ import math
 from collections.abc import Sequence
 from typing import Any
 
-from model.results import Prediction
+from pvoice.model.results import Prediction
 
 LIST_SEP = ";"  # touchpoint and reason ids never contain it; one flat string reads well in Excel
 CONFIDENCE_DIGITS = 4

@@ -7,13 +7,13 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from scoring.columns import find_text_column
-from scoring.engine import appended_columns
-from scoring.errors import OutputExists, ScoringError
-from scoring.readers import Source, format_of, open_source
-from scoring.resume import Progress, job_identity, progress_path
-from scoring.summary import Summary
-from scoring.writers import XLSX_MAX_ROWS, Sink, open_sink
+from pvoice.scoring.columns import find_text_column
+from pvoice.scoring.engine import appended_columns
+from pvoice.scoring.errors import OutputExists, ScoringError
+from pvoice.scoring.readers import Source, format_of, open_source
+from pvoice.scoring.resume import Progress, job_identity, progress_path
+from pvoice.scoring.summary import Summary
+from pvoice.scoring.writers import XLSX_MAX_ROWS, Sink, open_sink
 
 # A test hook: called with a stage ("scored", "written", "committed") and the rows committed so far.
 Hook = Callable[[str, int], None]
@@ -55,10 +55,10 @@ def _settings():
     return get_settings()
 
 
-def make_engine(job: ScoreJob, model_dir: Path, batch_size: int, classifier=None):
+def make_scoring_engine(job: ScoreJob, model_dir: Path, batch_size: int, classifier=None):
     settings = _settings()
     if job.engine == "ray":
-        from scoring.ray_engine import RayEngine
+        from pvoice.scoring.ray_engine import RayEngine
 
         return RayEngine(model_dir, batch_size, settings.score_max_text_chars,
                          address=job.ray_address or settings.ray_address,
@@ -66,21 +66,17 @@ def make_engine(job: ScoreJob, model_dir: Path, batch_size: int, classifier=None
                          cpus_per_actor=settings.ray_cpus_per_actor)
     if job.engine != "local":
         raise ScoringError(f"unknown engine {job.engine!r}; valid: local, ray", code="unknown_engine")
-    from scoring.engine import LocalEngine
+    from pvoice.scoring.engine import LocalEngine
 
     if classifier is None:
-        from model.predictor import Classifier
+        from pvoice.model.loading import load_classifier
 
-        if settings.torch_threads:
-            import torch
-
-            torch.set_num_threads(settings.torch_threads)
-        classifier = Classifier.from_pretrained(model_dir)
+        classifier = load_classifier(model_dir, threads=settings.torch_threads)
     return LocalEngine(classifier, batch_size, settings.score_max_text_chars)
 
 
 def _label_names(ids: list[str]) -> dict[str, str]:
-    from model.taxonomy import TaxonomyError, load_taxonomy
+    from pvoice.labels import TaxonomyError, load_taxonomy
 
     try:
         taxonomy = load_taxonomy()
@@ -130,7 +126,7 @@ def _validate(job: ScoreJob, source: Source, config) -> list[tuple[str, str]]:
 
 def score_file(job: ScoreJob, classifier=None) -> RunResult:
     """Score every row of `job.input` into `job.output`; `classifier` skips loading one (tests)."""
-    from model.config import ClassifierConfig
+    from pvoice.model.config import ClassifierConfig
 
     settings = _settings()
     t0 = time.perf_counter()
@@ -150,7 +146,7 @@ def score_file(job: ScoreJob, classifier=None) -> RunResult:
         summary.load_state(progress.summary)
     done = progress.rows_done if progress else 0
 
-    engine = make_engine(job, model_dir, plan["batch_size"], classifier)
+    engine = make_scoring_engine(job, model_dir, plan["batch_size"], classifier)
     sink = open_sink(Path(job.output), source.columns, appended, progress.sink if progress else None)
     state_file = progress_path(Path(job.output))
 

@@ -23,19 +23,17 @@ from typing import Any
 
 import numpy as np
 
-from scoring.engine import assemble, plan_chunk, score_texts
+from pvoice.scoring.engine import assemble, plan_chunk, score_texts
 
 
 class _Scorer:
     """A Ray Data actor: one classifier per actor, loaded once, scoring micro-batches."""
 
     def __init__(self, model_dir: str, batch_size: int, threads: int):
-        import torch
+        from pvoice.model.loading import load_classifier
 
-        from model.predictor import Classifier
-
-        torch.set_num_threads(threads)  # the CPUs Ray reserved for this actor, no more
-        self.classifier = Classifier.from_pretrained(model_dir)
+        # the CPUs Ray reserved for this actor, no more
+        self.classifier = load_classifier(model_dir, threads=threads)
         self.batch_size = batch_size
 
     def __call__(self, batch: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
@@ -52,7 +50,7 @@ class RayEngine:
         import ray
         from ray.data import DataContext
 
-        from model.config import ClassifierConfig
+        from pvoice.model.config import ClassifierConfig
 
         self.config = ClassifierConfig.load(Path(model_dir))
         self.model_dir = str(Path(model_dir).resolve())

@@ -10,8 +10,8 @@ from functools import cached_property
 from pathlib import Path
 from typing import Any
 
-from scoring.encoding import check_encoding, count_lines, detect_encoding
-from scoring.errors import ScoringError, UnsupportedFormat
+from pvoice.scoring.encoding import check_encoding, count_lines, detect_encoding
+from pvoice.scoring.errors import ScoringError, UnsupportedFormat
 
 FORMATS = {
     ".csv": "csv", ".tsv": "tsv", ".tab": "tsv", ".xlsx": "xlsx", ".xlsm": "xlsx",

@@ -14,7 +14,7 @@ import os
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
-from scoring.errors import ResumeMismatch
+from pvoice.scoring.errors import ResumeMismatch
 
 FORMAT = 1
 

@@ -11,7 +11,7 @@ from collections import Counter
 from collections.abc import Sequence
 from typing import Any
 
-from scoring.engine import LIST_SEP
+from pvoice.scoring.engine import LIST_SEP
 
 EXCERPT_CHARS = 60
 TOP_KEYWORDS = 10

@@ -22,8 +22,8 @@ import shutil
 from pathlib import Path
 from typing import Any
 
-from scoring.errors import ScoringError
-from scoring.readers import Chunk, format_of
+from pvoice.scoring.errors import ScoringError
+from pvoice.scoring.readers import Chunk, format_of
 
 XLSX_MAX_ROWS = 1_048_576  # a sheet's limit, header included
 

@@ -13,9 +13,9 @@ db_app = typer.Typer(help="The service's database.", no_args_is_help=True)
 
 def _engine():
     from pvoice.settings import get_settings
-    from serving.db import make_engine
+    from pvoice.serving.db import make_db_engine
 
-    return make_engine(get_settings().database_url)
+    return make_db_engine(get_settings().database_url)
 
 
 def serve_command(
@@ -26,8 +26,8 @@ def serve_command(
     import uvicorn
 
     from pvoice.settings import get_settings
-    from serving.logs import configure_logging
-    from serving.main import create_app
+    from pvoice.serving.logs import configure_logging
+    from pvoice.serving.main import create_app
 
     settings = get_settings()
     configure_logging(json_logs=settings.log_json, level=settings.log_level)
@@ -38,13 +38,13 @@ def serve_command(
 @db_app.command("upgrade")
 def db_upgrade_command() -> None:
     """Apply the migrations the code needs (the server also does at startup, unless PVOICE_DB_AUTO_UPGRADE=false)."""
-    from serving.db import upgrade
+    from pvoice.serving.db import upgrade
 
     typer.echo(f"database at revision {upgrade(_engine())}")
 
 
 def _ready_session():
-    from serving.db import make_session_factory, upgrade
+    from pvoice.serving.db import make_session_factory, upgrade
 
     engine = _engine()
     upgrade(engine)
@@ -58,9 +58,9 @@ def keys_create_command(
 ) -> None:
     """Create a key; the key itself is printed alone on the last line, once, and never stored."""
     from pvoice.settings import get_settings
-    from serving.db import transaction
-    from serving.errors import InvalidInput
-    from serving.services.auth import create_key
+    from pvoice.serving.db import transaction
+    from pvoice.serving.errors import InvalidInput
+    from pvoice.serving.services.auth import create_key
 
     try:
         with transaction(_ready_session()) as session:
@@ -76,7 +76,7 @@ def keys_create_command(
 @keys_app.command("list")
 def keys_list_command() -> None:
     """Keys with their id, role, name and prefix (never the key)."""
-    from serving.services.auth import list_keys
+    from pvoice.serving.services.auth import list_keys
 
     with _ready_session()() as session:
         for row in list_keys(session):
@@ -86,9 +86,9 @@ def keys_list_command() -> None:
 
 @keys_app.command("revoke")
 def keys_revoke_command(key_id: Annotated[int, typer.Argument(help="The id shown by `pvoice keys list`.")]) -> None:
-    from serving.db import transaction
-    from serving.errors import NotFound
-    from serving.services.auth import revoke_key
+    from pvoice.serving.db import transaction
+    from pvoice.serving.errors import NotFound
+    from pvoice.serving.services.auth import revoke_key
 
     try:
         with transaction(_ready_session()) as session:

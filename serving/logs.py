@@ -7,7 +7,7 @@ import logging
 import sys
 from datetime import datetime, timezone
 
-from serving.masking import mask_pii
+from pvoice.serving.masking import mask_pii
 
 # uvicorn's `color_message` repeats `msg` with terminal colours
 _RESERVED = set(vars(logging.LogRecord("", 0, "", 0, "", (), None))) | {"message", "asctime", "taskName",

@@ -9,17 +9,17 @@ from contextlib import asynccontextmanager
 
 from fastapi import FastAPI, Request
 
-from model.taxonomy import load_taxonomy
+from pvoice.labels import load_taxonomy
 from pvoice.settings import Settings, get_settings
-from serving.alerts.channels import build_senders, close_senders
-from serving.api import ROUTERS
-from serving.clock import Clock, SystemClock
-from serving.db import ensure_schema, make_engine, make_session_factory
-from serving.errors import ConfigError, install_error_handlers
-from serving.metrics import Metrics
-from serving.routing import load_routing
-from serving.services import MicroBatcher, ServiceContext
-from serving.workers import DeliveryWorker, TimerWorker
+from pvoice.serving.alerts.channels import build_senders, close_senders
+from pvoice.serving.api import ROUTERS
+from pvoice.serving.clock import Clock, SystemClock
+from pvoice.serving.db import ensure_schema, make_db_engine, make_session_factory
+from pvoice.serving.errors import ConfigError, install_error_handlers
+from pvoice.serving.metrics import Metrics
+from pvoice.serving.routing import load_routing
+from pvoice.serving.services import MicroBatcher, ServiceContext
+from pvoice.serving.workers import DeliveryWorker, TimerWorker
 
 log = logging.getLogger("pvoice.serving")
 DEV_SECRETS = {"api_key_pepper": "dev-pepper-not-secret", "patient_ref_salt": "dev-salt-not-secret"}
@@ -34,16 +34,13 @@ def check_secrets(settings: Settings) -> None:
                           f"{', '.join('PVOICE_' + n.upper() for n in unsafe)}")
 
 
-def load_classifier(settings: Settings):
-    import torch
+def _service_classifier(settings: Settings):
+    from pvoice.model.config import CONFIG_NAME
+    from pvoice.model.loading import load_classifier
 
-    from model.predictor import Classifier
-
-    if settings.torch_threads:
-        torch.set_num_threads(settings.torch_threads)
-    if not (settings.model_dir / "classifier.json").exists():
+    if not (settings.model_dir / CONFIG_NAME).exists():
         raise ConfigError(f"no model at {settings.model_dir}: train one (`make model`) or set PVOICE_MODEL_DIR")
-    return Classifier.from_pretrained(settings.model_dir)
+    return load_classifier(settings.model_dir, threads=settings.torch_threads)
 
 
 def create_app(settings: Settings | None = None, *, clock: Clock | None = None, senders: dict | None = None,
@@ -57,13 +54,13 @@ def create_app(settings: Settings | None = None, *, clock: Clock | None = None, 
         check_secrets(settings)
         taxonomy = load_taxonomy(settings.taxonomy_path)
         routing = load_routing(settings.routing_path, touchpoints=taxonomy.touchpoint_ids, timezone=settings.timezone)
-        engine = make_engine(settings.database_url)
+        engine = make_db_engine(settings.database_url)
         ensure_schema(engine, auto_upgrade=settings.db_auto_upgrade)
         ctx = ServiceContext(settings=settings, taxonomy=taxonomy, routing=routing, clock=clock or SystemClock(),
                              factory=make_session_factory(engine))
         metrics = Metrics()
         metrics.watch_database(ctx.factory)
-        batcher = MicroBatcher(classifier or load_classifier(settings), window_ms=settings.microbatch_window_ms,
+        batcher = MicroBatcher(classifier or _service_classifier(settings), window_ms=settings.microbatch_window_ms,
                                max_texts=settings.microbatch_max_texts, on_call=metrics.count_model_call)
         channel_senders = senders if senders is not None else build_senders(settings)
         delivery = DeliveryWorker(ctx, channel_senders, metrics, poll_seconds=settings.outbox_poll_seconds)

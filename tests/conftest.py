@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from model.testing import save_tiny_classifier
+from pvoice.model.testing import save_tiny_classifier
 
 
 @pytest.fixture(scope="session")

@@ -23,7 +23,7 @@ from aiosmtpd.controller import Controller
 from aiosmtpd.smtp import AuthResult
 
 from pvoice.settings import Settings
-from serving.alerts import (
+from pvoice.serving.alerts import (
     AlertMessage,
     DeliveryError,
     DingTalkSender,

@@ -13,7 +13,7 @@ import subprocess
 import numpy as np
 import pytest
 
-from model.base_convert import (
+from pvoice.model.base_convert import (
     BaseModelError,
     build_precompiled_charsmap,
     build_tokenizer,

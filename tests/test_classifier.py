@@ -3,10 +3,11 @@ import json
 import numpy as np
 import pytest
 
-from model.config import CONFIG_NAME, ModelFormatError
-from model.predictor import Classifier, InputError
-from model.results import Prediction
-from model.taxonomy import load_taxonomy
+from pvoice.model.config import CONFIG_NAME, ModelFormatError
+from pvoice.model.inputs import InputError
+from pvoice.model.predictor import Classifier
+from pvoice.model.results import Prediction
+from pvoice.labels import load_taxonomy
 
 
 @pytest.fixture(scope="module")
@@ -57,7 +58,7 @@ def test_save_load_round_trip_gives_identical_probabilities(clf, tmp_path):
 def test_thresholds_and_temperatures_from_config_drive_decisions(clf, tmp_path):
     path = clf.save_pretrained(tmp_path / "m")
     raw = json.loads((path / CONFIG_NAME).read_text())
-    raw["urgent_threshold"] = 0.0  # everything is urgent
+    raw["page_threshold"] = 0.0  # everything is urgent
     raw["touchpoint_thresholds"] = {t: 0.0 for t in raw["labels"]["touchpoints"]}
     (path / CONFIG_NAME).write_text(json.dumps(raw))
     p = Classifier.from_pretrained(path).predict("随便说一句")
@@ -68,9 +69,9 @@ def test_thresholds_and_temperatures_from_config_drive_decisions(clf, tmp_path):
 def test_long_text_is_read_in_windows_not_cut(clf):
     text = "挂号排队" * 100 + "护士输错了液"
     p = clf.predict(text)
-    assert p.truncated and p.windows > 1
-    windows = clf._windows([text])[0]
-    covered = sum(len(w) - 2 for w in windows)
+    assert p.windowed and p.windows > 1
+    windows = clf._windows([text])[0][0]
+    covered = sum(len(w.ids) - 2 for w in windows)
     assert covered >= len(clf.tokenizer(text, add_special_tokens=False)["input_ids"])
 
 

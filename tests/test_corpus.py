@@ -5,9 +5,9 @@ import pytest
 from typer.testing import CliRunner
 
 from pvoice.cli import app
-from training.corpus import CorpusError, read_corpus
-from training.corpus_check import check_corpus
-from training.data import split_rows
+from pvoice.training.corpus import CorpusError, read_corpus
+from pvoice.training.corpus_check import check_corpus
+from pvoice.training.data import split_rows
 from tests.conftest import SAMPLE_ROWS, make_row, write_jsonl
 
 runner = CliRunner()

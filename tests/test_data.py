@@ -1,7 +1,7 @@
 from datasets import ClassLabel, Sequence
 
-from model.testing import tiny_tokenizer
-from training.data import label_targets, load_corpus, tokenize_dataset
+from pvoice.model.testing import tiny_tokenizer
+from pvoice.training.data import label_targets, load_corpus, tokenize_dataset
 
 
 def test_dataset_dict_has_typed_features(sample_corpus):

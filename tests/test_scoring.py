@@ -8,10 +8,10 @@ from pathlib import Path
 import pytest
 from typer.testing import CliRunner
 
-from model.predictor import Classifier
-from scoring import NoTextColumn, ScoreJob, ScoringError, UnsupportedFormat, find_text_column, score_file
-from scoring.engine import appended_columns
-from scoring.testing import SAMPLE_COLUMNS, read_table, sample_rows, write_table
+from pvoice.model.predictor import Classifier
+from pvoice.scoring import NoTextColumn, ScoreJob, ScoringError, UnsupportedFormat, find_text_column, score_file
+from pvoice.scoring.engine import appended_columns
+from scoring_support import SAMPLE_COLUMNS, read_table, sample_rows, write_table
 
 N_ROWS = 45
 
@@ -24,7 +24,7 @@ def classifier(tiny_model_dir) -> Classifier:
 @pytest.fixture(scope="module")
 def expected(classifier) -> list[dict]:
     """What scoring should append to each sample row, straight from the classifier."""
-    from scoring.engine import prediction_values
+    from pvoice.scoring.engine import prediction_values
 
     preds = classifier.predict([r[3] for r in sample_rows(N_ROWS)], batch_size=8)
     return [prediction_values(p, classifier.config.touchpoints) for p in preds]

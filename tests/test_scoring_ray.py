@@ -5,8 +5,8 @@ from __future__ import annotations
 import pytest
 import ray  # in the dev extra, so that `make test` always runs this check
 
-from scoring import ScoreJob, score_file
-from scoring.testing import SAMPLE_COLUMNS, sample_rows, write_table
+from pvoice.scoring import ScoreJob, score_file
+from scoring_support import SAMPLE_COLUMNS, sample_rows, write_table
 
 pytestmark = pytest.mark.filterwarnings("ignore::DeprecationWarning")  # Ray's own, about its own settings
 

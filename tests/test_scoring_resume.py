@@ -13,10 +13,10 @@ from pathlib import Path
 import pytest
 from typer.testing import CliRunner
 
-from model.predictor import Classifier
-from scoring import OutputExists, ResumeMismatch, ScoreJob, score_file
-from scoring.resume import progress_path
-from scoring.testing import SAMPLE_COLUMNS, read_table, sample_rows, write_table
+from pvoice.model.predictor import Classifier
+from pvoice.scoring import OutputExists, ResumeMismatch, ScoreJob, score_file
+from pvoice.scoring.resume import progress_path
+from scoring_support import SAMPLE_COLUMNS, read_table, sample_rows, write_table
 
 N_ROWS = 45
 
@@ -83,7 +83,7 @@ def test_resume_twice_from_any_stage(stage, classifier, tmp_path):
 
 def test_ctrl_c_leaves_a_resumable_run(tiny_model_dir, tmp_path, monkeypatch):
     from pvoice.cli import app
-    from scoring.engine import LocalEngine
+    from pvoice.scoring.engine import LocalEngine
 
     src = write_table(tmp_path / "in.csv", SAMPLE_COLUMNS, sample_rows(N_ROWS), encoding="gbk")
     args = ["score", str(src), "--model", str(tiny_model_dir), "--batch-size", "4", "--chunk-rows", "8",

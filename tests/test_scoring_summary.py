@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from model.taxonomy import load_taxonomy
-from scoring.engine import appended_columns, error_values
-from scoring.summary import Summary
+from pvoice.labels import load_taxonomy
+from pvoice.scoring.engine import appended_columns, error_values
+from pvoice.scoring.summary import Summary
 
 
 def values(touchpoints: dict[str, str], sentiment="negative", urgency="complaint", reasons=""):

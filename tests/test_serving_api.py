@@ -9,12 +9,12 @@ import httpx
 import pytest
 from fastapi.testclient import TestClient
 
-from model.predictor import Classifier
-from serving import create_app
-from serving.routing import CHANNELS
-from serving.testing import FakeSender, Harness, ManualClock, ScriptedClassifier, make_settings
-from training.corpus import parse_line
-from model.taxonomy import load_taxonomy
+from pvoice.model.predictor import Classifier
+from pvoice.serving import create_app
+from pvoice.serving.routing import CHANNELS
+from serving_support import FakeSender, Harness, ManualClock, ScriptedClassifier, make_settings
+from pvoice.training.corpus import parse_line
+from pvoice.labels import load_taxonomy
 
 URGENT = "护士给我妈输错了液，幸好家属发现了，我电话13812345678，到现在没人给个说法！"
 COMPLAINT = "挂号等了三个小时，窗口只开了一个"
@@ -67,13 +67,14 @@ def test_long_text_is_read_by_head_and_tail_and_flagged(svc):
     assert response.status_code == 200
     assert [i["truncated"] for i in items] == [True, False]
     assert items[0]["urgency"] == "urgent"  # the tail's marker was read
-    assert items[0]["evidence"] == {} and items[1]["evidence"]  # too long to explain; the short one is
+    # too long to explain word by word (only the sentences an urgency decision rests on); the short one is
+    assert set(items[0]["evidence"]) <= {"urgency"} and items[1]["evidence"]
     stored = svc.comment(long_text)
     assert stored["truncated"] is True
 
 
 def test_head_and_tail_offsets_map_back_to_the_original():
-    from serving.services.classify import prepare
+    from pvoice.serving.services.classify import prepare
 
     text = "".join(chr(0x4E00 + i % 500) for i in range(12_000))
     prepared = prepare(text, 5000)
@@ -255,7 +256,7 @@ def test_ack_resolve_reassign_build_the_timeline_and_audit(svc):
     timeline = svc.get("agent", f"/v1/cases/{case_id}").json()["timeline"]
     assert [e["kind"] for e in timeline] == ["opened", "alerted", "acknowledged", "reassigned", "resolved"]
     assert timeline[2]["actor"].startswith("test-agent#")
-    from serving.db.models import AuditEntry
+    from pvoice.serving.db.models import AuditEntry
 
     with svc.ctx.factory() as session:
         actions = [(a.action, a.role) for a in session.query(AuditEntry).order_by(AuditEntry.id)]
@@ -348,8 +349,8 @@ def test_missing_wrong_or_revoked_keys_are_401(svc):
     assert svc.client.post("/v1/classify", json={"texts": ["x"]}).status_code == 401
     bad = svc.client.post("/v1/classify", json={"texts": ["x"]}, headers={"Authorization": "Bearer pv_nope"})
     assert bad.status_code == 401 and bad.headers["www-authenticate"] == "Bearer"
-    from serving.db import transaction
-    from serving.services.auth import revoke_key, authenticate
+    from pvoice.serving.db import transaction
+    from pvoice.serving.services.auth import revoke_key, authenticate
 
     with transaction(svc.ctx.factory) as session:
         key_id = authenticate(session, key=svc.keys["intake"], pepper=svc.ctx.settings.api_key_pepper).key_id
@@ -417,7 +418,8 @@ def test_case_evidence_is_added_after_the_response_when_enabled(tmp_path, tiny_m
 
 def test_case_evidence_is_off_by_default(svc):
     case_id = svc.comment(URGENT)["case"]["id"]
-    assert svc.get("manager", f"/v1/cases/{case_id}").json()["suggestion"]["evidence"] == {}
+    # no word-by-word occlusion: at most the sentences the urgency rests on, which cost nothing extra
+    assert set(svc.get("manager", f"/v1/cases/{case_id}").json()["suggestion"]["evidence"]) <= {"urgency"}
 
 
 def test_admins_manage_keys_through_the_api(svc):

@@ -14,11 +14,11 @@ import httpx
 import pytest
 from typer.testing import CliRunner
 
-from model.config import ClassifierConfig
-from model.testing import save_tiny_classifier
+from pvoice.model.config import ClassifierConfig
+from pvoice.model.testing import save_tiny_classifier
 from pvoice.cli import app
 from pvoice.settings import get_settings
-from serving.testing import WebhookReceiver, write_routing
+from serving_support import WebhookReceiver, write_routing
 
 
 @pytest.fixture
@@ -73,7 +73,7 @@ def _wait(condition, timeout: float):
 def test_a_killed_server_delivers_its_pending_alerts_after_restart(tmp_path):
     model_dir = save_tiny_classifier(tmp_path / "model")
     config = ClassifierConfig.load(model_dir)
-    config.urgent_threshold = 0.0  # every comment urgent: the random tiny model decides nothing reliably
+    config.page_threshold = 0.0  # every comment urgent: the random tiny model decides nothing reliably
     config.save(model_dir)
     receiver = WebhookReceiver(down=True)
     port = _free_port()

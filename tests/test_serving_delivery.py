@@ -10,9 +10,9 @@ import pytest
 import yaml
 from fastapi.testclient import TestClient
 
-from model.predictor import Classifier
-from serving import create_app
-from serving.testing import Harness, ScriptedClassifier, WebhookReceiver, make_settings, write_routing
+from pvoice.model.predictor import Classifier
+from pvoice.serving import create_app
+from serving_support import Harness, ScriptedClassifier, WebhookReceiver, make_settings, write_routing
 
 URGENT = "护士给我妈输错了液，到现在没人给个说法！"
 ESCALATION = "再不给我退费我就打12345投诉你们"

@@ -7,8 +7,8 @@ import logging
 
 import pytest
 
-from serving.logs import JsonFormatter
-from serving.masking import hash_patient_ref, mask_pii
+from pvoice.serving.logs import JsonFormatter
+from pvoice.serving.masking import hash_patient_ref, mask_pii
 
 
 @pytest.mark.parametrize(("text", "hidden", "kept"), [

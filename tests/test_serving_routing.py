@@ -9,12 +9,11 @@ import pytest
 import yaml
 from fastapi.testclient import TestClient
 
-from model.taxonomy import load_taxonomy
-from pvoice.settings import PROJECT_ROOT
-from serving import create_app
-from serving.routing import RoutingError, Window, add_working_days, load_routing, parse_routing
-from serving.routing.schedule import ScheduleError
-from serving.testing import make_settings, write_routing
+from pvoice.labels import load_taxonomy
+from pvoice.serving import create_app
+from pvoice.serving.routing import RoutingError, Window, add_working_days, load_routing, parse_routing
+from pvoice.serving.routing.schedule import ScheduleError
+from serving_support import make_settings, write_routing
 
 SHANGHAI = ZoneInfo("Asia/Shanghai")
 TOUCHPOINTS = load_taxonomy().touchpoint_ids
@@ -29,7 +28,7 @@ def _parse(raw):
 
 
 def test_the_shipped_routing_file_is_valid_and_posts_nowhere_outside():
-    table = load_routing(PROJECT_ROOT / "data" / "routing.yaml", touchpoints=TOUCHPOINTS, timezone="Asia/Shanghai")
+    table = load_routing(None, touchpoints=TOUCHPOINTS, timezone="Asia/Shanghai")
     for person in table.people.values():
         for target in person.alerts:
             assert target.target.startswith("http://127.0.0.1:") or target.target.endswith(".invalid")
@@ -94,7 +93,7 @@ def test_startup_fails_on_a_missing_routing_file(tmp_path, tiny_model_dir):
 
 
 def test_production_refuses_development_secrets(tmp_path, tiny_model_dir):
-    from serving.errors import ConfigError
+    from pvoice.serving.errors import ConfigError
 
     app = create_app(make_settings(tmp_path, tiny_model_dir, environment="production"), senders={},
                      start_workers=False)

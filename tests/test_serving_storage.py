@@ -10,14 +10,14 @@ import pytest
 from fastapi.testclient import TestClient
 from sqlalchemy import inspect, select
 
-from model.predictor import Classifier
+from pvoice.model.predictor import Classifier
 from pvoice.settings import Settings
-from serving import create_app
-from serving.db import OutboxAlert, Timer, is_current, make_engine, make_session_factory, upgrade
-from serving.routing import CHANNELS
-from serving.services.outbox import claim
-from serving.services.sla import fire_due_timers
-from serving.testing import FakeSender, Harness, ManualClock, ScriptedClassifier, make_settings, reset_postgres
+from pvoice.serving import create_app
+from pvoice.serving.db import OutboxAlert, Timer, is_current, make_db_engine, make_session_factory, upgrade
+from pvoice.serving.routing import CHANNELS
+from pvoice.serving.services.outbox import claim
+from pvoice.serving.services.sla import fire_due_timers
+from serving_support import FakeSender, Harness, ManualClock, ScriptedClassifier, make_settings, reset_postgres
 
 URGENT = "护士给我妈输错了液，到现在没人给个说法！"
 COMPLAINT = "挂号等了三个小时，窗口只开了一个"
@@ -77,7 +77,7 @@ def _events(svc, case_id: int) -> list[str]:
 
 # ---- migrations --------------------------------------------------------------------------------------------
 def test_migrations_create_every_table_and_are_idempotent(db_url):
-    engine = make_engine(db_url)
+    engine = make_db_engine(db_url)
     assert upgrade(engine) == "0001" and is_current(engine)
     assert upgrade(engine) == "0001"
     tables = set(inspect(engine).get_table_names())
@@ -234,7 +234,7 @@ def test_alerts_pending_at_a_crash_are_delivered_after_restart(service):
 
 
 def test_the_outbox_row_is_written_with_the_case_or_not_at_all(svc, monkeypatch):
-    import serving.services.triage as triage
+    import pvoice.serving.services.triage as triage
 
     def broken(*args, **kwargs):
         raise RuntimeError("disk full")
@@ -251,9 +251,9 @@ def test_the_outbox_row_is_written_with_the_case_or_not_at_all(svc, monkeypatch)
 def test_session_factory_roundtrips_aware_datetimes(db_url):
     from datetime import datetime, timezone
 
-    from serving.db import ApiKey
+    from pvoice.serving.db import ApiKey
 
-    engine = make_engine(db_url)
+    engine = make_db_engine(db_url)
     upgrade(engine)
     factory = make_session_factory(engine)
     when = datetime(2026, 3, 2, 9, 30, tzinfo=timezone(timedelta(hours=8)))

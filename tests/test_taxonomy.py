@@ -3,7 +3,7 @@ from pathlib import Path
 
 import pytest
 
-from model.taxonomy import TaxonomyError, load_taxonomy, parse_taxonomy
+from pvoice.labels import TaxonomyError, load_taxonomy, parse_taxonomy
 
 CONTRACT = Path(__file__).resolve().parents[2] / "shared" / "spec" / "labels.md"
 

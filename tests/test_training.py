@@ -4,12 +4,12 @@ from pathlib import Path
 import pytest
 from typer.testing import CliRunner
 
-from model.config import ClassifierConfig
-from model.predictor import Classifier
-from model.testing import save_tiny_base
+from pvoice.model.config import ClassifierConfig
+from pvoice.model.predictor import Classifier
+from pvoice.model.testing import save_tiny_base
 from pvoice.cli import app
-from training.args import TrainArgs
-from training.trainer import train
+from pvoice.training.args import TrainArgs
+from pvoice.training.trainer import train
 
 runner = CliRunner()
 EVAL_KEYS = {"touchpoint_micro_f1", "touchpoint_macro_f1", "touchpoint_f1_per_label", "aspect_accuracy",

@@ -1,8 +1,8 @@
 """Corpus, fine-tuning and evaluation."""
 
-from training.corpus import CorpusError, CorpusRow, RowError, read_corpus
-from training.data import corpus_features, load_corpus, split_rows, to_dataset
-from training.splits import assign_splits, near_duplicate_pairs, normalize_text
+from pvoice.training.corpus import CorpusError, CorpusRow, RowError, read_corpus
+from pvoice.training.data import corpus_features, load_corpus, split_rows, to_dataset
+from pvoice.training.splits import assign_splits, near_duplicate_pairs, normalize_text
 
 __all__ = [
     "CorpusError", "CorpusRow", "RowError", "assign_splits", "corpus_features", "load_corpus",

@@ -12,7 +12,7 @@ import random
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from training.corpus import CorpusRow
+from pvoice.training.corpus import CorpusRow
 
 # Only registers where one person writing two remarks in one message is natural.
 CHANNELS = ("survey", "online_review", "wechat", "sms")

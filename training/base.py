@@ -14,6 +14,6 @@ def resolve_base_model(name: str) -> Path | str:
     Anything else is handed to transformers as it is: a local checkpoint directory or a hub id."""
     if name != BUILTIN_BASE:
         return Path(name) if Path(name).exists() else name
-    from model.base_convert import prepare_base
+    from pvoice.model.base_convert import prepare_base
 
     return prepare_base(get_settings().cache_dir / BUILTIN_BASE)

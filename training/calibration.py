@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from model.config import ClassifierConfig
-from model.decisions import HeadProbs
+from pvoice.model.config import ClassifierConfig
+from pvoice.model.decisions import HeadProbs
 
 TEMPERATURES = np.exp(np.linspace(np.log(0.4), np.log(4.0), 41))
 THRESHOLDS = np.round(np.arange(0.1, 0.91, 0.05), 2)
@@ -118,7 +118,7 @@ def apply_temperatures(probs: list[HeadProbs], temps: dict[str, float]) -> list[
 def calibrated_dev_scores(config: ClassifierConfig, rows, raw_probs: list[HeadProbs], targets: dict[str, np.ndarray],
                           target_urgent_recall: float):
     """Calibrate `config` on dev's uncalibrated probabilities and score dev as the calibrated model would."""
-    from training.evaluation import score_probabilities
+    from pvoice.training.evaluation import score_probabilities
 
     temps = calibrate(config, raw_probs, targets, target_urgent_recall)
     return score_probabilities(rows, apply_temperatures(raw_probs, temps), config)

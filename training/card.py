@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from model.config import ClassifierConfig
+from pvoice.model.config import ClassifierConfig
 
 CARD_METRICS = (
     ("touchpoint_micro_f1", "touchpoint micro-F1"), ("touchpoint_macro_f1", "touchpoint macro-F1"),

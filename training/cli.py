@@ -17,7 +17,7 @@ def data_check(
 ) -> None:
     """Validate every row against the taxonomy; print counts, splits and the near-duplicate rate."""
     from pvoice.settings import get_settings
-    from training.corpus_check import check_corpus, render_report
+    from pvoice.training.corpus_check import check_corpus, render_report
 
     report = check_corpus(paths or [get_settings().corpus_dir])
     typer.echo(render_report(report))
@@ -44,8 +44,8 @@ def data_augment(
     import json
 
     from pvoice.settings import get_settings
-    from training.augment import augment
-    from training.corpus import corpus_files, read_corpus
+    from pvoice.training.augment import augment
+    from pvoice.training.corpus import corpus_files, read_corpus
 
     files = [f for f in corpus_files([get_settings().corpus_dir]) if f.resolve() != out.resolve()]
     written = [r for r in read_corpus(files) if r.source == "written"]
@@ -62,7 +62,7 @@ def _parse_train_args(argv: list[str]):
     import yaml
     from transformers import HfArgumentParser
 
-    from training.args import TrainArgs
+    from pvoice.training.args import TrainArgs
 
     parser = HfArgumentParser(TrainArgs, prog="pvoice train")
     if argv and argv[0].endswith((".yaml", ".yml", ".json")):
@@ -87,7 +87,7 @@ def _summary_line(split: str, m: dict) -> str:
 
 def train_command(ctx: typer.Context) -> None:
     """Train a classifier: `pvoice train [CONFIG.yaml|json] [--flag value ...]` (all flags: `pvoice train -h`)."""
-    from training.trainer import train
+    from pvoice.training.trainer import train
 
     result = train(_parse_train_args(list(ctx.args)))
     typer.echo(f"saved {result.output_dir} after {result.epochs_run} epoch(s), {result.minutes:.1f} min")
@@ -106,20 +106,20 @@ def evaluate_command(
     """Score a model on any labeled file; print the targets met or missed."""
     import json
 
-    from model.predictor import Classifier
+    from pvoice.model.loading import load_classifier
     from pvoice.settings import get_settings
-    from training.card import metrics_table
-    from training.corpus import read_corpus
-    from training.evaluation import evaluate
-    from training.report import write_report
-    from training.targets import render_targets
+    from pvoice.training.card import metrics_table
+    from pvoice.training.corpus import read_corpus
+    from pvoice.training.evaluation import evaluate
+    from pvoice.training.report import write_report
+    from pvoice.training.targets import render_targets
 
     rows = read_corpus(data, require_channel=False)
     model_dir = model or get_settings().model_dir
-    ev = evaluate(Classifier.from_pretrained(model_dir), rows, batch_size)
+    ev = evaluate(load_classifier(model_dir), rows, batch_size)
     columns = {str(model_dir): ev.metrics}
     for other in compare or []:
-        columns[str(other)] = evaluate(Classifier.from_pretrained(other), rows, batch_size).metrics
+        columns[str(other)] = evaluate(load_classifier(other), rows, batch_size).metrics
     typer.echo(metrics_table(columns))
     typer.echo(render_targets(ev.metrics))
     if json_out:

@@ -7,11 +7,7 @@ from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from model.taxonomy import Taxonomy, load_taxonomy
-
-MAX_TEXT_CHARS = 5000
-SOURCES = ("written", "augmented")
-REQUIRED_FIELDS = ("id", "text", "touchpoints", "aspects", "sentiment", "urgency", "urgent_reasons")
+from pvoice.labels import SOURCES, Taxonomy, load_taxonomy, validate_row
 
 
 @dataclass(frozen=True)
@@ -61,65 +57,6 @@ class CorpusError(ValueError):
         super().__init__(f"{len(errors)} invalid corpus row(s):\n{shown}{more}")
 
 
-def _one_of(value, valid: list[str]) -> bool:
-    return isinstance(value, str) and value in valid
-
-
-def _validate_labels(obj: dict, tax: Taxonomy, require_channel: bool) -> list[tuple[str, str]]:
-    """(field, message) for every problem of an already-parsed object."""
-    problems: list[tuple[str, str]] = []
-    missing = [f for f in REQUIRED_FIELDS if f not in obj]
-    if require_channel and "channel" not in obj:
-        missing.append("channel")
-    problems += [(f, "missing") for f in missing]
-    if missing:
-        return problems
-    text = obj["text"]
-    if not isinstance(text, str) or not text.strip():
-        problems.append(("text", "must be a non-empty string"))
-    elif len(text) > MAX_TEXT_CHARS:
-        problems.append(("text", f"{len(text)} characters; at most {MAX_TEXT_CHARS}"))
-    if not isinstance(obj["id"], str) or not obj["id"]:
-        problems.append(("id", "must be a non-empty string"))
-    tps = obj["touchpoints"]
-    if not isinstance(tps, list) or not tps:
-        problems.append(("touchpoints", "must be a non-empty list"))
-        tps = []
-    for t in tps:
-        if not _one_of(t, tax.touchpoint_ids):
-            problems.append(("touchpoints", f"unknown id {t!r}; valid: {', '.join(tax.touchpoint_ids)}"))
-    if len(set(map(str, tps))) != len(tps):
-        problems.append(("touchpoints", "repeated id"))
-    aspects = obj["aspects"]
-    if not isinstance(aspects, dict):
-        problems.append(("aspects", "must be an object {touchpoint: sentiment}"))
-    else:
-        if set(aspects) != set(map(str, tps)):
-            problems.append(("aspects", f"keys {sorted(aspects)} must equal touchpoints {sorted(map(str, tps))}"))
-        for key, value in aspects.items():
-            if not _one_of(value, tax.sentiment_ids):
-                problems.append((f"aspects.{key}", f"unknown sentiment {value!r}; valid: {', '.join(tax.sentiment_ids)}"))
-    if not _one_of(obj["sentiment"], tax.sentiment_ids):
-        problems.append(("sentiment", f"unknown id {obj['sentiment']!r}; valid: {', '.join(tax.sentiment_ids)}"))
-    if not _one_of(obj["urgency"], tax.urgency_ids):
-        problems.append(("urgency", f"unknown id {obj['urgency']!r}; valid: {', '.join(tax.urgency_ids)}"))
-    reasons = obj["urgent_reasons"]
-    if not isinstance(reasons, list):
-        problems.append(("urgent_reasons", "must be a list"))
-    else:
-        for r in reasons:
-            if not _one_of(r, tax.reason_ids):
-                problems.append(("urgent_reasons", f"unknown id {r!r}; valid: {', '.join(tax.reason_ids)}"))
-        if bool(reasons) != (obj["urgency"] == "urgent"):
-            problems.append(("urgent_reasons", "must be non-empty exactly when urgency is 'urgent'"))
-    channel = obj.get("channel")
-    if channel is not None and not _one_of(channel, tax.channel_ids):
-        problems.append(("channel", f"unknown id {channel!r}; valid: {', '.join(tax.channel_ids)}"))
-    if obj.get("source", "written") not in SOURCES:
-        problems.append(("source", f"unknown {obj.get('source')!r}; valid: {', '.join(SOURCES)}"))
-    return problems
-
-
 def parse_line(raw: bytes, *, file: str, line: int, tax: Taxonomy, require_channel: bool = True
                ) -> tuple[CorpusRow | None, list[RowError]]:
     def err(f: str, m: str) -> RowError:
@@ -135,7 +72,7 @@ def parse_line(raw: bytes, *, file: str, line: int, tax: Taxonomy, require_chann
         return None, [err("<line>", f"malformed JSON: {exc.msg} at column {exc.colno}")]
     if not isinstance(obj, dict):
         return None, [err("<line>", "expected a JSON object")]
-    problems = _validate_labels(obj, tax, require_channel)
+    problems = validate_row(obj, tax, require_channel=require_channel)
     if problems:
         return None, [err(f, m) for f, m in problems]
     row = CorpusRow(

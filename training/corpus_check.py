@@ -7,10 +7,10 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from model.taxonomy import Taxonomy, load_taxonomy
-from training.corpus import CorpusRow, RowError, iter_rows
-from training.data import split_rows
-from training.splits import SPLITS, near_duplicate_pairs, near_duplicate_rate
+from pvoice.labels import Taxonomy, load_taxonomy
+from pvoice.training.corpus import CorpusRow, RowError, iter_rows
+from pvoice.training.data import split_rows
+from pvoice.training.splits import SPLITS, near_duplicate_pairs, near_duplicate_rate
 
 
 @dataclass(frozen=True)

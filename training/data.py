@@ -8,11 +8,12 @@ from pathlib import Path
 import numpy as np
 from datasets import ClassLabel, Dataset, DatasetDict, Features, Sequence, Value
 
-from model.taxonomy import Taxonomy, load_taxonomy
-from model.windows import head_and_tail
+from pvoice.labels import Taxonomy, load_taxonomy
+from pvoice.model.sentences import encode_with_sentences
+from pvoice.model.windows import head_and_tail
 from pvoice.settings import get_settings
-from training.corpus import SOURCES, CorpusRow, read_corpus
-from training.splits import SPLITS, assign_splits
+from pvoice.training.corpus import SOURCES, CorpusRow, read_corpus
+from pvoice.training.splits import SPLITS, assign_splits
 
 
 def corpus_features(tax: Taxonomy) -> Features:
@@ -87,12 +88,14 @@ def label_targets(ds: Dataset) -> dict[str, np.ndarray]:
 
 
 def tokenize_dataset(ds: Dataset, tokenizer, max_length: int) -> Dataset:
-    """Adds `input_ids` (special tokens included, long texts cut to head + tail) with `.map`."""
+    """Adds `input_ids` (special tokens included, long texts cut to head + tail) and each token's sentence
+    index `sentence_ids` (-1 for special tokens) with `.map`."""
     prefix = tokenizer.cls_token_id if tokenizer.cls_token_id is not None else tokenizer.bos_token_id
     suffix = tokenizer.sep_token_id if tokenizer.sep_token_id is not None else tokenizer.eos_token_id
 
     def encode(batch):
-        ids = tokenizer(batch["text"], add_special_tokens=False)["input_ids"]
-        return {"input_ids": [[prefix, *head_and_tail(x, max_length - 2), suffix] for x in ids]}
+        ids, sids, _ = encode_with_sentences(tokenizer, batch["text"])
+        return {"input_ids": [[prefix, *head_and_tail(x, max_length - 2), suffix] for x in ids],
+                "sentence_ids": [[-1, *head_and_tail(s, max_length - 2), -1] for s in sids]}
 
     return ds.map(encode, batched=True, desc="tokenizing")

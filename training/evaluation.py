@@ -7,9 +7,9 @@ from dataclasses import dataclass
 import numpy as np
 from sklearn.metrics import accuracy_score, f1_score, precision_score, recall_score
 
-from model.decisions import HeadProbs, decide
-from model.results import Prediction
-from training.corpus import CorpusRow
+from pvoice.model.decisions import HeadProbs, decide
+from pvoice.model.results import Prediction
+from pvoice.training.corpus import CorpusRow
 
 PRIMARY_METRIC = "score"
 HEADS = ("touchpoints", "aspects", "sentiment", "urgency", "urgent_reasons")

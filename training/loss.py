@@ -7,10 +7,14 @@ import torch
 from torch import nn
 from torch.nn import functional as F
 
+from pvoice.labels import HEAD_NAMES
+
 # Multi-label heads sum their per-label losses (each label is a decision of its own, and a mean over 15 mostly
 # negative labels starves them of gradient); the weights bring the heads to a similar scale.
-# Reasons see only the urgent tenth of each batch, so their term stays at full weight.
-HEAD_WEIGHTS = {"touchpoints": 0.3, "aspects": 1.0, "sentiment": 1.0, "urgency": 1.5, "urgent_reasons": 1.0}
+# Reasons are learnt on every comment (multiple-instance: a comment's reason logit is its strongest
+# sentence's), so that calm sentences learn to carry none; their term carries the paging decision.
+HEAD_WEIGHTS = {"touchpoints": 0.3, "aspects": 1.0, "sentiment": 1.0, "urgency": 1.0, "urgent_reasons": 1.5}
+assert set(HEAD_WEIGHTS) == set(HEAD_NAMES), "one loss weight per head of pvoice.labels"
 
 
 def _multi_label(logits: torch.Tensor, target: torch.Tensor, pos_weight: torch.Tensor) -> torch.Tensor:
@@ -34,10 +38,9 @@ class MultiTaskLoss(nn.Module):
 
     def __init__(self, targets: dict[str, np.ndarray], n_sentiments: int, n_urgency: int, urgent_index: int):
         super().__init__()
-        urgent_rows = targets["urgency"] == urgent_index
         self.urgent_index = urgent_index
         self.register_buffer("tp_pos_weight", _pos_weight(targets["touchpoints"]))
-        self.register_buffer("reason_pos_weight", _pos_weight(targets["urgent_reasons"][urgent_rows]))
+        self.register_buffer("reason_pos_weight", _pos_weight(targets["urgent_reasons"]))
         self.register_buffer("sentiment_weight", _class_weight(targets["sentiment"], n_sentiments))
         self.register_buffer("urgency_weight", _class_weight(targets["urgency"], n_urgency))
         aspects = targets["aspects"][targets["aspects"] >= 0]
@@ -51,10 +54,7 @@ class MultiTaskLoss(nn.Module):
                                        weight=self.aspect_weight, ignore_index=-1),
             "sentiment": F.cross_entropy(logits["sentiment"], batch["sentiment"], weight=self.sentiment_weight),
             "urgency": F.cross_entropy(logits["urgency"], batch["urgency"], weight=self.urgency_weight),
+            "urgent_reasons": _multi_label(logits["urgent_reasons"], batch["urgent_reasons"], self.reason_pos_weight),
         }
-        urgent = batch["urgency"] == self.urgent_index
-        if urgent.any():  # reasons are defined only for urgent comments
-            parts["urgent_reasons"] = _multi_label(logits["urgent_reasons"][urgent], batch["urgent_reasons"][urgent],
-                                                   self.reason_pos_weight)
         total = sum(HEAD_WEIGHTS[k] * v for k, v in parts.items())
         return total, {k: float(v.detach()) for k, v in parts.items()}

@@ -11,8 +11,8 @@ import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 from sklearn.metrics import confusion_matrix  # noqa: E402
 
-from training.card import metrics_table  # noqa: E402
-from training.evaluation import Evaluation  # noqa: E402
+from pvoice.training.card import metrics_table  # noqa: E402
+from pvoice.training.evaluation import Evaluation  # noqa: E402
 
 WORST_ERRORS = 25
 

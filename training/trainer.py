@@ -16,21 +16,22 @@ from safetensors.torch import load_file, save_file
 from tqdm.auto import tqdm
 from transformers import AutoTokenizer, get_linear_schedule_with_warmup
 
-from model.config import ClassifierConfig
-from model.linear import LinearClassifier
-from model.modeling import MultiTaskModel
-from model.predictor import Classifier
-from model.taxonomy import load_taxonomy
-from training.args import TrainArgs
-from training.base import resolve_base_model
-from training.calibration import calibrated_dev_scores
-from training.card import model_card
-from training.corpus import read_corpus
-from training.data import label_targets, split_rows, to_dataset, tokenize_dataset
-from training.evaluation import PRIMARY_METRIC, evaluate
-from training.loss import MultiTaskLoss
-from training.out_of_domain import polarity_accuracy
-from training.versions import library_versions
+from pvoice.model.config import ClassifierConfig
+from pvoice.model.linear import LinearClassifier
+from pvoice.model.modeling import MultiTaskModel
+from pvoice.model.loading import load_classifier
+from pvoice.model.predictor import Classifier
+from pvoice.labels import load_taxonomy
+from pvoice.training.args import TrainArgs
+from pvoice.training.base import resolve_base_model
+from pvoice.training.calibration import calibrated_dev_scores
+from pvoice.training.card import model_card
+from pvoice.training.corpus import read_corpus
+from pvoice.training.data import label_targets, split_rows, to_dataset, tokenize_dataset
+from pvoice.training.evaluation import PRIMARY_METRIC, evaluate
+from pvoice.training.loss import MultiTaskLoss
+from pvoice.training.out_of_domain import polarity_accuracy
+from pvoice.training.versions import library_versions
 
 log = logging.getLogger(__name__)
 CHECKPOINT_DIR = "checkpoint"
@@ -63,15 +64,18 @@ def _length_batches(lengths: list[int], batch_size: int, rng: random.Random) -> 
     return batches
 
 
-def _collate(ids: list[list[int]], targets: dict[str, np.ndarray], index: list[int], pad: int) -> dict:
+def _collate(ids: list[list[int]], sentence_ids: list[list[int]], targets: dict[str, np.ndarray],
+             index: list[int], pad: int) -> dict:
     width = max(len(ids[i]) for i in index)
     input_ids = torch.full((len(index), width), pad, dtype=torch.long)
     mask = torch.zeros_like(input_ids)
+    sentences = torch.full_like(input_ids, -1)
     for row, i in enumerate(index):
         input_ids[row, :len(ids[i])] = torch.tensor(ids[i])
         mask[row, :len(ids[i])] = 1
+        sentences[row, :len(ids[i])] = torch.tensor(sentence_ids[i])
     batch = {k: torch.from_numpy(v[index]) for k, v in targets.items()}
-    return {"input_ids": input_ids, "attention_mask": mask, **batch}
+    return {"input_ids": input_ids, "attention_mask": mask, "sentence_ids": sentences, **batch}
 
 
 def _optimizer(model: MultiTaskModel, args: TrainArgs) -> torch.optim.Optimizer:
@@ -135,7 +139,7 @@ def train(args: TrainArgs, *, progress: bool = True) -> TrainResult:
     test = evaluate(classifier, splits["test"]).metrics
     compare = {}
     for other_dir in args.compare:  # e.g. the linear baseline, on exactly the same test rows
-        other = Classifier.from_pretrained(other_dir)
+        other = load_classifier(other_dir)
         compare[f"{other.config.arch} test ({Path(other_dir).name})"] = evaluate(other, splits["test"]).metrics
     config.metrics = {"dev": dev, "test": test, "compare": compare,
                       "split_sizes": {k: len(v) for k, v in splits.items()},
@@ -160,7 +164,8 @@ def _fine_tune(args: TrainArgs, config: ClassifierConfig, datasets: dict, splits
         model.freeze_word_embeddings()
     dev_targets = label_targets(datasets["dev"])
     train_ds = tokenize_dataset(datasets["train"], tokenizer, args.max_length)
-    ids, targets = train_ds["input_ids"], label_targets(datasets["train"])
+    ids, sentence_ids = train_ds["input_ids"], train_ds["sentence_ids"]
+    targets = label_targets(datasets["train"])
     loss_fn = MultiTaskLoss(targets, len(config.sentiments), len(config.urgency), config.urgency.index("urgent"))
     steps_per_epoch = math.ceil(len(ids) / args.batch_size)
     optimizer = _optimizer(model, args)
@@ -183,8 +188,8 @@ def _fine_tune(args: TrainArgs, config: ClassifierConfig, datasets: dict, splits
         bar = tqdm(batches, desc=f"epoch {epoch + 1}/{args.epochs}", disable=not progress, unit="step")
         losses = []
         for index in bar:
-            batch = _collate(ids, targets, index, pad)
-            loss, parts = loss_fn(model(batch["input_ids"], batch["attention_mask"]), batch)
+            batch = _collate(ids, sentence_ids, targets, index, pad)
+            loss, parts = loss_fn(model(batch["input_ids"], batch["attention_mask"], batch["sentence_ids"]), batch)
             loss.backward()
             torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
             optimizer.step()

@@ -1,8 +1,6 @@
 """Alert delivery channels: the senders the outbox worker calls, one per channel."""
 
-from serving.alerts.channels import (
-    CHANNELS,
-    AlertMessage,
+from pvoice.serving.alerts.channels import (
     DeliveryError,
     DingTalkSender,
     EmailSender,
@@ -16,8 +14,9 @@ from serving.alerts.channels import (
     parse_retry_after,
     webhook_signature,
 )
-from serving.alerts.formatting import batch_key, message_id, pack_markdown, render_block
-from serving.alerts.ratelimit import SlidingWindowLimiter
+from pvoice.serving.alerts.message import CHANNELS, AlertMessage
+from pvoice.serving.alerts.formatting import batch_key, message_id, pack_markdown, render_block
+from pvoice.serving.alerts.ratelimit import SlidingWindowLimiter
 
 __all__ = [
     "CHANNELS",

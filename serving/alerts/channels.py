@@ -26,42 +26,17 @@ from zoneinfo import ZoneInfo
 
 import httpx
 
-from serving.alerts.formatting import Chunk, batch_key, build_email, one_line, pack_markdown
-from serving.alerts.ratelimit import SlidingWindowLimiter
+from pvoice.serving.alerts.message import CHANNELS, AlertMessage
+from pvoice.serving.alerts.formatting import Chunk, batch_key, build_email, one_line, pack_markdown
+from pvoice.serving.alerts.ratelimit import SlidingWindowLimiter
 
 if TYPE_CHECKING:
     from pvoice.settings import Settings
 
-CHANNELS = ("wecom", "dingtalk", "webhook", "email")
 ROBOT_MAX_BYTES = 4096  # WeCom's markdown limit; DingTalk allows more, one limit keeps both simple
 ROBOT_BACKOFF_S = 60.0  # a robot that says "too fast" counts over a minute
 WEBHOOK_MAX_BATCH = 50
-# Keys travel in HTTP and mail headers, so they are printable ASCII without spaces.
-_KEY = re.compile(r"[!-~]{1,200}")
 _ADDRESS = re.compile(r"[^@\s<>,;\"']+@[^@\s<>,;\"']+")
-
-
-@dataclass(frozen=True)
-class AlertMessage:
-    idempotency_key: str  # stable per (case, event); receivers de-duplicate on it
-    channel: str  # "wecom" | "dingtalk" | "webhook" | "email"
-    target: str  # webhook URL, or e-mail address
-    title: str
-    body_markdown: str  # already masked for PII by the caller
-    case_id: str
-    event: str  # "opened" | "escalated" | "reminder" | "praise" | ...
-    urgency: str
-    created_at: datetime  # a naive time is taken as UTC, as the service stores times
-
-    def __post_init__(self) -> None:
-        if self.created_at.tzinfo is None:
-            object.__setattr__(self, "created_at", self.created_at.replace(tzinfo=timezone.utc))
-        if self.channel not in CHANNELS:
-            raise ValueError(f"channel {self.channel!r} is not one of {', '.join(CHANNELS)}")
-        if not _KEY.fullmatch(self.idempotency_key):
-            raise ValueError(
-                f"idempotency_key {self.idempotency_key!r} must be 1-200 printable ASCII characters without spaces"
-            )
 
 
 class DeliveryError(Exception):

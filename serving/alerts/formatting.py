@@ -8,12 +8,10 @@ from dataclasses import dataclass
 from datetime import datetime, tzinfo
 from email.message import EmailMessage
 from email.utils import format_datetime, parseaddr
-from typing import TYPE_CHECKING
 
 from markdown_it import MarkdownIt
 
-if TYPE_CHECKING:
-    from serving.alerts.channels import AlertMessage
+from pvoice.serving.alerts.message import AlertMessage
 
 SEPARATOR = "\n\n"
 TRUNCATED = "\n\n…（内容过长，已截断）"

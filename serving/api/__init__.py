@@ -1,5 +1,5 @@
 """The HTTP API: routers, schemas and dependencies."""
 
-from serving.api.routes import ROUTERS
+from pvoice.serving.api.routes import ROUTERS
 
 __all__ = ["ROUTERS"]

@@ -9,11 +9,11 @@ from fastapi import Depends, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from sqlalchemy.orm import Session
 
-from serving.errors import NotReady, Unauthorized
-from serving.metrics import Metrics
-from serving.services.auth import Perm, Principal, authenticate
-from serving.services.batcher import MicroBatcher
-from serving.services.context import ServiceContext
+from pvoice.serving.errors import NotReady, Unauthorized
+from pvoice.serving.metrics import Metrics
+from pvoice.serving.services.auth import Perm, Principal, authenticate
+from pvoice.serving.services.batcher import MicroBatcher
+from pvoice.serving.services.context import ServiceContext
 
 _bearer = HTTPBearer(auto_error=False, description="An API key from `pvoice keys create --role ROLE`.")
 
@@ -33,14 +33,14 @@ def get_session(ctx: ContextDep) -> Iterator[Session]:
 SessionDep = Annotated[Session, Depends(get_session)]
 
 
-def get_predictor(request: Request) -> MicroBatcher:
+def get_batcher(request: Request) -> MicroBatcher:
     batcher = getattr(request.app.state, "batcher", None)
     if batcher is None:
         raise NotReady("the model is not loaded")
     return batcher
 
 
-PredictorDep = Annotated[MicroBatcher, Depends(get_predictor)]
+BatcherDep = Annotated[MicroBatcher, Depends(get_batcher)]
 
 
 def get_metrics(request: Request) -> Metrics:

@@ -4,13 +4,13 @@ from __future__ import annotations
 
 from urllib.parse import urlsplit
 
-from serving.api.schemas import (
+from pvoice.serving.api.schemas import (
     AlertPublic, CaseBrief, CaseDetail, CaseEventPublic, CasePublic, CommentPublic, CommentResult, KeyPublic,
     LabelSet, ResponsePublic, Suggested, SuggestionPublic,
 )
-from serving.db.models import ApiKey, Case, Comment, LabelResponse, OutboxAlert, Suggestion
-from serving.masking import mask_pii
-from serving.services.auth import Perm, Principal
+from pvoice.serving.db.models import ApiKey, Case, Comment, LabelResponse, OutboxAlert, Suggestion
+from pvoice.serving.masking import mask_pii
+from pvoice.serving.services.auth import Perm, Principal
 
 
 def label_set(row: Suggestion | LabelResponse) -> dict:

@@ -1,8 +1,8 @@
 """Storage: SQLAlchemy models, engine/session helpers and the Alembic migrations that ship with them."""
 
-from serving.db.engine import is_postgres, make_engine, make_session_factory, normalize_url, transaction
-from serving.db.migrate import MigrationError, current_revision, ensure_schema, head_revision, is_current, upgrade
-from serving.db.models import (
+from pvoice.serving.db.engine import is_postgres, make_db_engine, make_session_factory, normalize_url, transaction
+from pvoice.serving.db.migrate import MigrationError, current_revision, ensure_schema, head_revision, is_current, upgrade
+from pvoice.serving.db.models import (
     ApiKey, AuditEntry, Base, Case, CaseEvent, CaseTouchpoint, Comment, LabelResponse, OutboxAlert, Suggestion,
     Timer,
 )
@@ -10,5 +10,5 @@ from serving.db.models import (
 __all__ = [
     "ApiKey", "AuditEntry", "Base", "Case", "CaseEvent", "CaseTouchpoint", "Comment", "LabelResponse",
     "MigrationError", "OutboxAlert", "Suggestion", "Timer", "current_revision", "ensure_schema", "head_revision",
-    "is_current", "is_postgres", "make_engine", "make_session_factory", "normalize_url", "transaction", "upgrade",
+    "is_current", "is_postgres", "make_db_engine", "make_session_factory", "normalize_url", "transaction", "upgrade",
 ]

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from pathlib import Path
+from importlib.resources import files
 
 from alembic import command
 from alembic.config import Config
@@ -10,7 +10,7 @@ from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
 from sqlalchemy import Engine
 
-MIGRATIONS_DIR = Path(__file__).resolve().parent / "migrations"
+MIGRATIONS_DIR = str(files("pvoice.serving.db.migrations"))  # shipped in the package, found by import
 
 
 class MigrationError(RuntimeError):
@@ -19,7 +19,7 @@ class MigrationError(RuntimeError):
 
 def _config(connection=None) -> Config:
     config = Config()
-    config.set_main_option("script_location", str(MIGRATIONS_DIR))
+    config.set_main_option("script_location", MIGRATIONS_DIR)
     config.attributes["connection"] = connection
     return config
 

@@ -8,13 +8,14 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import datetime
+from importlib.resources import files
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
 import yaml
 
-from serving.errors import ConfigError
-from serving.routing.schedule import ScheduleError, Window, on_duty
+from pvoice.serving.errors import ConfigError
+from pvoice.serving.routing.schedule import ScheduleError, Window, on_duty
 
 CHANNELS = ("wecom", "dingtalk", "webhook", "email")
 
@@ -223,7 +224,14 @@ def parse_routing(raw, *, touchpoints: list[str], zone: ZoneInfo, source: Path |
     return RoutingTable(people, routes, fallback, medical, bool(praise.get("forward", True)), zone)
 
 
-def load_routing(path: Path, *, touchpoints: list[str], timezone: str) -> RoutingTable:
+def default_routing_path() -> Path:
+    """The routing file installed with the package (the checkout's `data/routing.yaml` in development)."""
+    return Path(str(files("pvoice.data").joinpath("routing.yaml")))
+
+
+def load_routing(path: Path | None, *, touchpoints: list[str], timezone: str) -> RoutingTable:
+    """The routing table at `path` (None: the packaged default), validated as a whole."""
+    path = path or default_routing_path()
     try:
         raw = yaml.safe_load(Path(path).read_text(encoding="utf-8"))
     except FileNotFoundError:

@@ -6,8 +6,8 @@ from datetime import datetime
 
 from sqlalchemy.orm import Session
 
-from serving.db.models import AuditEntry
-from serving.services.auth import Principal
+from pvoice.serving.db.models import AuditEntry
+from pvoice.serving.services.auth import Principal
 
 
 def audit(session: Session, *, who: Principal, action: str, target: str, now: datetime, **detail) -> None:

@@ -12,8 +12,8 @@ from enum import StrEnum
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from serving.db.models import ApiKey
-from serving.errors import Forbidden, InvalidInput, NotFound, Unauthorized
+from pvoice.serving.db.models import ApiKey
+from pvoice.serving.errors import Forbidden, InvalidInput, NotFound, Unauthorized
 
 KEY_PREFIX = "pv_"
 

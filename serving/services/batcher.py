@@ -9,7 +9,7 @@ from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 
-from model.results import Prediction
+from pvoice.model.results import Prediction
 
 log = logging.getLogger("pvoice.batcher")
 

@@ -8,13 +8,13 @@ from datetime import datetime
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session, selectinload
 
-from serving.db.models import Case, CaseTouchpoint, Comment
-from serving.errors import Conflict, InvalidInput, NotFound
-from serving.services.audit import audit
-from serving.services.auth import Principal
-from serving.services.context import ServiceContext
-from serving.services.sla import cancel_timers
-from serving.services.triage import add_event, alert_case
+from pvoice.serving.db.models import Case, CaseTouchpoint, Comment
+from pvoice.serving.errors import Conflict, InvalidInput, NotFound
+from pvoice.serving.services.audit import audit
+from pvoice.serving.services.auth import Principal
+from pvoice.serving.services.context import ServiceContext
+from pvoice.serving.services.sla import cancel_timers
+from pvoice.serving.services.triage import add_event, alert_case
 
 STATUSES = ("open", "acknowledged", "resolved")
 

@@ -5,8 +5,8 @@ from __future__ import annotations
 import asyncio
 from dataclasses import dataclass
 
-from model.results import Prediction
-from serving.services.batcher import MicroBatcher
+from pvoice.model.results import Prediction
+from pvoice.serving.services.batcher import MicroBatcher
 
 SEPARATOR = "\n…\n"
 

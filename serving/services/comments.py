@@ -11,15 +11,15 @@ from sqlalchemy import select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, selectinload
 
-from model.results import Prediction
-from serving.db.engine import transaction
-from serving.db.models import Comment, Suggestion
-from serving.errors import NotFound
-from serving.masking import hash_patient_ref
-from serving.services.auth import Principal
-from serving.services.classify import Prepared, evidence_dict
-from serving.services.context import ServiceContext
-from serving.services.triage import forward_praise, open_case
+from pvoice.model.results import Prediction
+from pvoice.serving.db.engine import transaction
+from pvoice.serving.db.models import Comment, Suggestion
+from pvoice.serving.errors import NotFound
+from pvoice.serving.masking import hash_patient_ref
+from pvoice.serving.services.auth import Principal
+from pvoice.serving.services.classify import Prepared, evidence_dict
+from pvoice.serving.services.context import ServiceContext
+from pvoice.serving.services.triage import forward_praise, open_case
 
 log = logging.getLogger("pvoice.comments")
 

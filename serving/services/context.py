@@ -7,10 +7,10 @@ from dataclasses import dataclass, field
 
 from sqlalchemy.orm import Session, sessionmaker
 
-from model.taxonomy import Taxonomy
+from pvoice.labels import Taxonomy
 from pvoice.settings import Settings
-from serving.clock import Clock
-from serving.routing import RoutingTable
+from pvoice.serving.clock import Clock
+from pvoice.serving.routing import RoutingTable
 
 
 @dataclass

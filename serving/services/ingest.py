@@ -8,12 +8,12 @@ from dataclasses import dataclass
 
 from starlette.concurrency import run_in_threadpool
 
-from model.results import Prediction
-from serving.services.auth import Principal
-from serving.services.batcher import MicroBatcher
-from serving.services.classify import Prepared, classify_texts, evidence_dict
-from serving.services.comments import Ingested, NewComment, find_existing, store_comment, store_evidence
-from serving.services.context import ServiceContext
+from pvoice.model.results import Prediction
+from pvoice.serving.services.auth import Principal
+from pvoice.serving.services.batcher import MicroBatcher
+from pvoice.serving.services.classify import Prepared, classify_texts, evidence_dict
+from pvoice.serving.services.comments import Ingested, NewComment, find_existing, store_comment, store_evidence
+from pvoice.serving.services.context import ServiceContext
 
 log = logging.getLogger("pvoice.ingest")
 

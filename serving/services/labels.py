@@ -3,19 +3,20 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 from datetime import datetime
 
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session, selectinload
 
-from model.taxonomy import Taxonomy
-from serving.db.models import Comment, LabelResponse
-from serving.errors import InvalidInput
-from serving.masking import mask_pii
-from serving.services.audit import audit
-from serving.services.auth import Principal
-from serving.services.comments import get_comment
+from pvoice.labels import Taxonomy
+from pvoice.labels import validate_labels as check_labels
+from pvoice.serving.db.models import Comment, LabelResponse
+from pvoice.serving.errors import InvalidInput
+from pvoice.serving.masking import mask_pii
+from pvoice.serving.services.audit import audit
+from pvoice.serving.services.auth import Principal
+from pvoice.serving.services.comments import get_comment
 
 EXPORT_ID_PREFIX = "pv-"
 
@@ -30,31 +31,12 @@ class Labels:
     note: str = ""
 
 
-def _one_of(value: str, valid: list[str], field: str) -> None:
-    if value not in valid:
-        raise InvalidInput(f"{field}: unknown id {value!r}; valid: {', '.join(valid)}", field=field)
-
-
 def validate_labels(labels: Labels, taxonomy: Taxonomy) -> None:
-    """The corpus contract (data/comments): what training will refuse is refused here, naming the field."""
-    if not labels.touchpoints:
-        raise InvalidInput("touchpoints: at least one touchpoint is needed", field="touchpoints")
-    for t in labels.touchpoints:
-        _one_of(t, taxonomy.touchpoint_ids, "touchpoints")
-    if len(set(labels.touchpoints)) != len(labels.touchpoints):
-        raise InvalidInput("touchpoints: repeated id", field="touchpoints")
-    if set(labels.aspects) != set(labels.touchpoints):
-        raise InvalidInput(f"aspects: keys {sorted(labels.aspects)} must equal touchpoints "
-                           f"{sorted(labels.touchpoints)}", field="aspects")
-    for key, value in labels.aspects.items():
-        _one_of(value, taxonomy.sentiment_ids, f"aspects.{key}")
-    _one_of(labels.sentiment, taxonomy.sentiment_ids, "sentiment")
-    _one_of(labels.urgency, taxonomy.urgency_ids, "urgency")
-    for r in labels.urgent_reasons:
-        _one_of(r, taxonomy.reason_ids, "urgent_reasons")
-    if bool(labels.urgent_reasons) != (labels.urgency == "urgent"):
-        raise InvalidInput("urgent_reasons: must be non-empty exactly when urgency is 'urgent'",
-                           field="urgent_reasons")
+    """The corpus contract: what training will refuse is refused here, naming the first bad field."""
+    problems = check_labels(asdict(labels), taxonomy)
+    if problems:
+        field, message = problems[0]
+        raise InvalidInput(f"{field}: {message}", field=field)
 
 
 def add_labels(session: Session, *, comment_id: int, labels: Labels, taxonomy: Taxonomy, who: Principal,

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from zoneinfo import ZoneInfo
 
-from model.taxonomy import Taxonomy
-from serving.db.models import Case, Comment
-from serving.masking import mask_pii
+from pvoice.labels import Taxonomy
+from pvoice.serving.db.models import Case, Comment
+from pvoice.serving.masking import mask_pii
 
 EXCERPT_CHARS = 300
 EVENT_TITLES = {

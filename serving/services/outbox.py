@@ -15,10 +15,10 @@ from datetime import datetime, timedelta
 from sqlalchemy import and_, func, or_, select, update
 from sqlalchemy.orm import Session, sessionmaker
 
-from serving.db.engine import is_postgres, transaction
-from serving.db.models import Case, Comment, OutboxAlert
-from serving.errors import Conflict, NotFound
-from serving.routing import Person
+from pvoice.serving.db.engine import is_postgres, transaction
+from pvoice.serving.db.models import Case, Comment, OutboxAlert
+from pvoice.serving.errors import Conflict, NotFound
+from pvoice.serving.routing import Person
 
 STATUSES = ("pending", "sending", "delivered", "failed", "dead")
 

@@ -13,10 +13,10 @@ from datetime import datetime, timedelta
 from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
-from serving.db.engine import is_postgres, transaction
-from serving.db.models import Case, Timer
-from serving.services.context import ServiceContext
-from serving.services.triage import SYSTEM, add_event, alert_case, level_people, route_of
+from pvoice.serving.db.engine import is_postgres, transaction
+from pvoice.serving.db.models import Case, Timer
+from pvoice.serving.services.context import ServiceContext
+from pvoice.serving.services.triage import SYSTEM, add_event, alert_case, level_people, route_of
 
 log = logging.getLogger("pvoice.sla")
 

@@ -6,11 +6,11 @@ from datetime import datetime, timedelta
 
 from sqlalchemy.orm import Session
 
-from serving.db.models import Case, CaseEvent, CaseTouchpoint, Comment, Suggestion, Timer
-from serving.routing import Level, Person, Route, add_working_days
-from serving.services.context import ServiceContext
-from serving.services.messages import render_case_alert, render_praise
-from serving.services.outbox import enqueue
+from pvoice.serving.db.models import Case, CaseEvent, CaseTouchpoint, Comment, Suggestion, Timer
+from pvoice.serving.routing import Level, Person, Route, add_working_days
+from pvoice.serving.services.context import ServiceContext
+from pvoice.serving.services.messages import render_case_alert, render_praise
+from pvoice.serving.services.outbox import enqueue
 
 CASE_URGENCIES = ("urgent", "complaint")
 SYSTEM = "system"

@@ -8,12 +8,13 @@ from collections import defaultdict
 from concurrent.futures import ThreadPoolExecutor
 from datetime import datetime
 
-from serving.alerts.channels import AlertMessage, DeliveryError, Sender
-from serving.db.models import OutboxAlert
-from serving.metrics import Metrics
-from serving.services.context import ServiceContext
-from serving.services.outbox import RetryPolicy, claim, mark_delivered, mark_failed
-from serving.workers.loop import PollingWorker
+from pvoice.serving.alerts.channels import DeliveryError, Sender
+from pvoice.serving.alerts.message import AlertMessage
+from pvoice.serving.db.models import OutboxAlert
+from pvoice.serving.metrics import Metrics
+from pvoice.serving.services.context import ServiceContext
+from pvoice.serving.services.outbox import RetryPolicy, claim, mark_delivered, mark_failed
+from pvoice.serving.workers.loop import PollingWorker
 
 log = logging.getLogger("pvoice.delivery")
 

@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import asyncio
 
-from serving.metrics import Metrics
-from serving.services.context import ServiceContext
-from serving.services.sla import fire_due_timers
-from serving.workers.loop import PollingWorker
+from pvoice.serving.metrics import Metrics
+from pvoice.serving.services.context import ServiceContext
+from pvoice.serving.services.sla import fire_due_timers
+from pvoice.serving.workers.loop import PollingWorker
 
 
 class TimerWorker(PollingWorker):

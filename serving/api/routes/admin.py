@@ -4,14 +4,14 @@ from __future__ import annotations
 
 from fastapi import APIRouter
 
-from serving.api.deps import Allowed, ContextDep, SessionDep
-from serving.api.schemas import KeyCreate, KeyCreated, KeyPublic, RoutingReloaded
-from serving.api.views import key_public
-from serving.db.engine import transaction
-from serving.errors import InvalidInput
-from serving.routing import RoutingError, load_routing
-from serving.services.audit import audit
-from serving.services.auth import Perm, create_key, list_keys, revoke_key
+from pvoice.serving.api.deps import Allowed, ContextDep, SessionDep
+from pvoice.serving.api.schemas import KeyCreate, KeyCreated, KeyPublic, RoutingReloaded
+from pvoice.serving.api.views import key_public
+from pvoice.serving.db.engine import transaction
+from pvoice.serving.errors import InvalidInput
+from pvoice.serving.routing import RoutingError, load_routing
+from pvoice.serving.services.audit import audit
+from pvoice.serving.services.auth import Perm, create_key, list_keys, revoke_key
 
 router = APIRouter(prefix="/v1", tags=["admin"])
 
@@ -51,6 +51,6 @@ def reload_routing(ctx: ContextDep, who: Allowed(Perm.routing_reload)) -> Routin
         raise InvalidInput(str(error), field="routing") from None
     ctx.routing = table
     with transaction(ctx.factory) as session:
-        audit(session, who=who, action="routing.reload", target=str(ctx.settings.routing_path),
+        audit(session, who=who, action="routing.reload", target=str(ctx.settings.routing_path or default_routing_path()),
               now=ctx.clock.now(), routes=len(table.routes))
     return RoutingReloaded(people=len(table.people), routes=len(table.routes))

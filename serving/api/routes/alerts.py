@@ -6,13 +6,13 @@ from typing import Annotated, Literal
 
 from fastapi import APIRouter, Query
 
-from serving.api.deps import Allowed, ContextDep, SessionDep
-from serving.api.schemas import AlertPublic, AlertsPublic
-from serving.api.views import alert_public
-from serving.db.engine import transaction
-from serving.services.auth import Perm
-from serving.services.audit import audit
-from serving.services.outbox import list_alerts, retry_alert
+from pvoice.serving.api.deps import Allowed, ContextDep, SessionDep
+from pvoice.serving.api.schemas import AlertPublic, AlertsPublic
+from pvoice.serving.api.views import alert_public
+from pvoice.serving.db.engine import transaction
+from pvoice.serving.services.auth import Perm
+from pvoice.serving.services.audit import audit
+from pvoice.serving.services.outbox import list_alerts, retry_alert
 
 router = APIRouter(prefix="/v1/alerts", tags=["alerts"])
 

@@ -7,13 +7,13 @@ from typing import Annotated, Literal
 
 from fastapi import APIRouter, Query
 
-from serving.api.deps import Allowed, ContextDep, SessionDep
-from serving.api.schemas import CaseAck, CaseDetail, CaseReassign, CaseResolve, CasesPublic
-from serving.api.views import case_detail, case_public
-from serving.db.engine import transaction
-from serving.services import cases as service
-from serving.services.auth import Perm
-from serving.services.outbox import list_alerts
+from pvoice.serving.api.deps import Allowed, ContextDep, SessionDep
+from pvoice.serving.api.schemas import CaseAck, CaseDetail, CaseReassign, CaseResolve, CasesPublic
+from pvoice.serving.api.views import case_detail, case_public
+from pvoice.serving.db.engine import transaction
+from pvoice.serving.services import cases as service
+from pvoice.serving.services.auth import Perm
+from pvoice.serving.services.outbox import list_alerts
 
 router = APIRouter(prefix="/v1/cases", tags=["cases"])
 Limited = Annotated[str | None, Query(max_length=100)]

@@ -4,19 +4,19 @@ from __future__ import annotations
 
 from fastapi import APIRouter
 
-from serving.api.deps import Allowed, ContextDep, MetricsDep, PredictorDep
-from serving.api.schemas import ClassifyRequest, ClassifyResponse
-from serving.services.auth import Perm
-from serving.services.classify import classify_texts, prediction_dict
+from pvoice.serving.api.deps import Allowed, ContextDep, MetricsDep, BatcherDep
+from pvoice.serving.api.schemas import ClassifyRequest, ClassifyResponse
+from pvoice.serving.services.auth import Perm
+from pvoice.serving.services.classify import classify_texts, prediction_dict
 
 router = APIRouter(prefix="/v1", tags=["classify"])
 
 
 @router.post("/classify", response_model=ClassifyResponse, response_model_exclude_none=True)
-async def classify(body: ClassifyRequest, ctx: ContextDep, predictor: PredictorDep, metrics: MetricsDep,
+async def classify(body: ClassifyRequest, ctx: ContextDep, batcher: BatcherDep, metrics: MetricsDep,
                    _: Allowed(Perm.classify)) -> dict:
     evidence = ctx.settings.classify_evidence if body.evidence is None else body.evidence
-    results = await classify_texts(predictor, body.texts, max_chars=ctx.settings.max_text_chars,
+    results = await classify_texts(batcher, body.texts, max_chars=ctx.settings.max_text_chars,
                                    evidence=evidence, evidence_max_chars=ctx.settings.evidence_max_chars)
     for _prepared, pred in results:
         metrics.count_prediction(pred)

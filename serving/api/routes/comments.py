@@ -4,27 +4,27 @@ from __future__ import annotations
 
 from fastapi import APIRouter, BackgroundTasks
 
-from serving.api.deps import Allowed, ContextDep, MetricsDep, PredictorDep, SessionDep
-from serving.api.schemas import (
+from pvoice.serving.api.deps import Allowed, ContextDep, MetricsDep, BatcherDep, SessionDep
+from pvoice.serving.api.schemas import (
     CommentLabels, CommentPublic, CommentsCreate, CommentsResponse, LabelsCreate,
 )
-from serving.api.views import comment_public, comment_result, response_public, suggestion_public
-from serving.db.engine import transaction
-from serving.services.auth import Perm
-from serving.services.comments import NewComment, get_comment
-from serving.services.ingest import explain_cases, ingest_comments
-from serving.services.labels import Labels, add_labels
+from pvoice.serving.api.views import comment_public, comment_result, response_public, suggestion_public
+from pvoice.serving.db.engine import transaction
+from pvoice.serving.services.auth import Perm
+from pvoice.serving.services.comments import NewComment, get_comment
+from pvoice.serving.services.ingest import explain_cases, ingest_comments
+from pvoice.serving.services.labels import Labels, add_labels
 
 router = APIRouter(prefix="/v1/comments", tags=["comments"])
 
 
 @router.post("", response_model=CommentsResponse)
-async def create_comments(body: CommentsCreate, ctx: ContextDep, predictor: PredictorDep, metrics: MetricsDep,
+async def create_comments(body: CommentsCreate, ctx: ContextDep, batcher: BatcherDep, metrics: MetricsDep,
                           background: BackgroundTasks, who: Allowed(Perm.comments_create)) -> CommentsResponse:
-    result = await ingest_comments(ctx, batcher=predictor, items=[NewComment(**c.model_dump()) for c in body.comments],
+    result = await ingest_comments(ctx, batcher=batcher, items=[NewComment(**c.model_dump()) for c in body.comments],
                                    who=who, on_prediction=metrics.count_prediction)
     if ctx.settings.case_evidence and result.to_explain:
-        background.add_task(explain_cases, ctx, batcher=predictor, cases=result.to_explain)
+        background.add_task(explain_cases, ctx, batcher=batcher, cases=result.to_explain)
     return CommentsResponse(items=[comment_result(r.comment, created=r.created, praise_to=r.praise_to)
                                    for r in result.items])
 

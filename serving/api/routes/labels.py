@@ -7,9 +7,9 @@ import json
 from fastapi import APIRouter
 from fastapi.responses import Response
 
-from serving.api.deps import Allowed, ContextDep
-from serving.services.auth import Perm
-from serving.services.labels import export_rows
+from pvoice.serving.api.deps import Allowed, ContextDep
+from pvoice.serving.services.auth import Perm
+from pvoice.serving.services.labels import export_rows
 
 router = APIRouter(prefix="/v1/labels", tags=["labels"])
 

@@ -7,8 +7,8 @@ from fastapi.responses import JSONResponse, Response
 from prometheus_client import CONTENT_TYPE_LATEST
 from sqlalchemy import text
 
-from serving.api.deps import ContextDep, MetricsDep
-from serving.db.migrate import current_revision, head_revision
+from pvoice.serving.api.deps import ContextDep, MetricsDep
+from pvoice.serving.db.migrate import current_revision, head_revision
 
 router = APIRouter(tags=["operations"])
 

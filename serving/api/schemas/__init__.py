@@ -1,15 +1,15 @@
 """Request and response schemas, one module per resource."""
 
-from serving.api.schemas.alerts import AlertPublic, AlertsPublic, KeyCreate, KeyCreated, KeyPublic, RoutingReloaded
-from serving.api.schemas.cases import (
+from pvoice.serving.api.schemas.alerts import AlertPublic, AlertsPublic, KeyCreate, KeyCreated, KeyPublic, RoutingReloaded
+from pvoice.serving.api.schemas.cases import (
     CaseAck, CaseDetail, CaseEventPublic, CasePublic, CaseReassign, CaseResolve, CasesPublic, Suggested,
 )
-from serving.api.schemas.classify import Classification, ClassifyRequest, ClassifyResponse
-from serving.api.schemas.comments import (
+from pvoice.serving.api.schemas.classify import Classification, ClassifyRequest, ClassifyResponse
+from pvoice.serving.api.schemas.comments import (
     CaseBrief, CommentCreate, CommentPublic, CommentResult, CommentsCreate, CommentsResponse, LabelSet,
 )
-from serving.api.schemas.common import MAX_TEXTS, TEXT_HARD_MAX
-from serving.api.schemas.labels import CommentLabels, LabelsCreate, ResponsePublic, SuggestionPublic
+from pvoice.serving.api.schemas.common import MAX_TEXTS, TEXT_HARD_MAX
+from pvoice.serving.api.schemas.labels import CommentLabels, LabelsCreate, ResponsePublic, SuggestionPublic
 
 __all__ = [
     "MAX_TEXTS", "TEXT_HARD_MAX", "AlertPublic", "AlertsPublic", "CaseAck", "CaseBrief", "CaseDetail",

@@ -6,9 +6,9 @@ from datetime import datetime
 
 from pydantic import BaseModel, Field
 
-from serving.api.schemas.alerts import AlertPublic
-from serving.api.schemas.comments import CommentPublic, LabelSet
-from serving.api.schemas.common import Note, ShortStr
+from pvoice.serving.api.schemas.alerts import AlertPublic
+from pvoice.serving.api.schemas.comments import CommentPublic, LabelSet
+from pvoice.serving.api.schemas.common import Note, ShortStr
 
 
 class Suggested(LabelSet):

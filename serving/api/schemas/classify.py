@@ -6,7 +6,7 @@ from typing import Annotated
 
 from pydantic import BaseModel, Field, field_validator
 
-from serving.api.schemas.common import MAX_TEXTS, Text
+from pvoice.serving.api.schemas.common import MAX_TEXTS, Text
 
 
 class ClassifyRequest(BaseModel):

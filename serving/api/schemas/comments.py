@@ -7,7 +7,7 @@ from typing import Annotated
 
 from pydantic import BaseModel, Field, StringConstraints, field_validator
 
-from serving.api.schemas.common import MAX_TEXTS, Channel, ShortStr, Text
+from pvoice.serving.api.schemas.common import MAX_TEXTS, Channel, ShortStr, Text
 
 
 class CommentCreate(BaseModel):

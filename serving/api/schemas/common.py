@@ -6,7 +6,7 @@ from typing import Annotated
 
 from pydantic import AfterValidator, Field, StringConstraints
 
-from model.taxonomy import load_taxonomy
+from pvoice.labels import load_taxonomy
 
 MAX_TEXTS = 256  # per request, for /v1/classify and /v1/comments (an external contract)
 TEXT_HARD_MAX = 100_000  # refused beyond this; above settings.max_text_chars a text is read by head and tail

@@ -7,8 +7,8 @@ from typing import Annotated
 
 from pydantic import BaseModel, Field, StringConstraints
 
-from serving.api.schemas.comments import LabelSet
-from serving.api.schemas.common import Note
+from pvoice.serving.api.schemas.comments import LabelSet
+from pvoice.serving.api.schemas.common import Note
 
 LabelId = Annotated[str, StringConstraints(max_length=32)]
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from alembic import context
 
-from serving.db.models import Base
+from pvoice.serving.db.models import Base
 
 config = context.config
 

@@ -7,7 +7,7 @@ import json
 from pathlib import Path
 from typing import Any
 
-from scoring.readers import format_of
+from pvoice.scoring.readers import format_of
 
 # Comments written for these tests: varied length, touchpoints and tone, some urgent.
 SAMPLE_TEXTS = [

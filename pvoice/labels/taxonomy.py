@@ -1,8 +1,9 @@
-"""The one loader of `data/taxonomy.yaml`: every label list in the code comes from here."""
+"""The one loader of the taxonomy (`data/taxonomy.yaml`, shipped as package data of `pvoice.data`)."""
 
 from __future__ import annotations
 
 import os
+from importlib.resources import files
 from dataclasses import dataclass, field
 from functools import lru_cache
 from pathlib import Path
@@ -115,7 +116,13 @@ def _load_cached(path: str) -> Taxonomy:
     return parse_taxonomy(Path(path))
 
 
+def packaged_taxonomy_path() -> Path:
+    """The taxonomy installed with the package (the checkout's `data/taxonomy.yaml` in development)."""
+    return Path(str(files("pvoice.data").joinpath("taxonomy.yaml")))
+
+
 def load_taxonomy(path: str | os.PathLike | None = None) -> Taxonomy:
-    """Load (once) the taxonomy at `path`, else the one the settings name (`PVOICE_TAXONOMY_PATH`)."""
-    chosen = path or get_settings().taxonomy_path
+    """Load (once) the taxonomy at `path`, else the one the settings name (`PVOICE_TAXONOMY_PATH`), else the
+    packaged one."""
+    chosen = path or get_settings().taxonomy_path or packaged_taxonomy_path()
     return _load_cached(str(Path(chosen).resolve()))

@@ -12,10 +12,10 @@ from pathlib import Path
 import yaml
 
 from pvoice.settings import Settings
-from serving.alerts.channels import DeliveryError
-from serving.clock import ManualClock
-from serving.db.engine import transaction
-from serving.services.auth import create_key
+from pvoice.serving.alerts.channels import DeliveryError
+from pvoice.serving.clock import ManualClock
+from pvoice.serving.db.engine import transaction
+from pvoice.serving.services.auth import create_key
 
 __all__ = ["FakeSender", "Harness", "ManualClock", "Rule", "ScriptedClassifier", "WebhookReceiver", "make_keys",
            "make_settings", "reset_postgres", "write_routing"]
@@ -143,7 +143,7 @@ def write_routing(path: Path, *, webhook_url: str = "http://127.0.0.1:9/none", *
         return {"name": name, "on_duty": ["daily 00:00-24:00"],
                 "alerts": [{"channel": "webhook", "target": f"{webhook_url}/{hook}"}]}
 
-    from model.taxonomy import load_taxonomy
+    from pvoice.labels import load_taxonomy
 
     touchpoints = load_taxonomy().touchpoint_ids
     raw = {
@@ -195,9 +195,9 @@ def reset_postgres(url: str) -> str:
     """An empty public schema in the test database named by `url`; returns the URL."""
     from sqlalchemy import text
 
-    from serving.db import make_engine
+    from pvoice.serving.db import make_db_engine
 
-    engine = make_engine(url)
+    engine = make_db_engine(url)
     with engine.begin() as connection:
         connection.execute(text("DROP SCHEMA IF EXISTS public CASCADE"))
         connection.execute(text("CREATE SCHEMA public"))
@@ -235,6 +235,6 @@ class Harness:
         return self.app.state.delivery.deliver_due()
 
     def fire(self) -> int:
-        from serving.services.sla import fire_due_timers
+        from pvoice.serving.services.sla import fire_due_timers
 
         return fire_due_timers(self.ctx)
