@@ -21,6 +21,8 @@ class Settings(BaseSettings):
     # working directory (a checkout, or the service's own directory), never from site-packages.
     taxonomy_path: Path | None = None
     corpus_dir: Path = Path("data/comments")
+    # labeled real comments (never trained on) that `pvoice train` scores after calibration, when present
+    real_eval_paths: list[Path] = [Path("../shared/eval/real_dev.jsonl")]
 
     # Models
     model_dir: Path = Path("models/default")

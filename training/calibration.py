@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import numpy as np
 
+from pvoice.labels import HEAD_NAMES, head
 from pvoice.model.config import ClassifierConfig
 from pvoice.model.decisions import HeadProbs
 
@@ -52,41 +55,41 @@ def best_threshold(scores: np.ndarray, y: np.ndarray) -> float:
     return float(max(THRESHOLDS, key=lambda t: (_f1(scores >= t, y), -abs(t - 0.5))))
 
 
-def urgent_threshold(p_urgent: np.ndarray, is_urgent: np.ndarray, target_recall: float) -> float:
-    """The highest threshold that still finds `target_recall` of dev's urgent comments:
-    a missed urgent complaint is the costliest error, so recall is fixed first, precision follows."""
-    positives = np.sort(p_urgent[is_urgent.astype(bool)])
+def recall_threshold(scores: np.ndarray, positive: np.ndarray, target_recall: float) -> float:
+    """The highest threshold that still finds `target_recall` of dev's positives: a missed urgent complaint
+    is the costliest error, so recall is fixed first and precision follows."""
+    positives = np.sort(scores[positive.astype(bool)])
     if len(positives) == 0:
         return 0.5
     k = int(np.floor((1 - target_recall) * len(positives)))
-    return float(np.clip(positives[k] - 1e-6, 0.02, 0.9))
+    return float(np.clip(positives[k] - 1e-6, 0.02, 0.95))
 
 
 def calibrate(config: ClassifierConfig, probs: list[HeadProbs], targets: dict[str, np.ndarray],
-              target_urgent_recall: float) -> dict[str, float]:
+              target_urgent_recall: float, target_review_recall: float) -> dict[str, float]:
     """Set temperatures, then thresholds on the calibrated dev probabilities. Returns the temperatures."""
-    stack = {k: np.stack([getattr(p, k) for p in probs]) for k in ("touchpoints", "aspects", "sentiment",
-                                                                    "urgency", "urgent_reasons")}
+    stack = {k: np.stack([getattr(p, k) for p in probs]) for k in HEAD_NAMES}
     gold_aspects = targets["aspects"] >= 0
-    urgent_idx = config.urgency.index("urgent")
-    urgent_rows = targets["urgency"] == urgent_idx
+    urgent_rows = targets["urgency"] == config.urgency.index("urgent")
     temps = {
         "touchpoints": fit_sigmoid_temperature(stack["touchpoints"], targets["touchpoints"]),
         "aspects": fit_softmax_temperature(stack["aspects"][gold_aspects], targets["aspects"][gold_aspects]),
         "sentiment": fit_softmax_temperature(stack["sentiment"], targets["sentiment"]),
         "urgency": fit_softmax_temperature(stack["urgency"], targets["urgency"]),
-        "urgent_reasons": fit_sigmoid_temperature(stack["urgent_reasons"][urgent_rows],
-                                                  targets["urgent_reasons"][urgent_rows]),
+        # every comment: a reason's probability is also what pages, so calm comments must calibrate it too
+        "urgent_reasons": fit_sigmoid_temperature(stack["urgent_reasons"], targets["urgent_reasons"]),
     }
+    assert set(temps) == set(HEAD_NAMES)
     config.temperatures = temps
     scaled_tp = rescale_sigmoid(stack["touchpoints"], temps["touchpoints"])
     scaled_rs = rescale_sigmoid(stack["urgent_reasons"], temps["urgent_reasons"])
-    scaled_urg = rescale_softmax(stack["urgency"], temps["urgency"])
     config.touchpoint_thresholds = {t: best_threshold(scaled_tp[:, i], targets["touchpoints"][:, i])
                                     for i, t in enumerate(config.touchpoints)}
     config.reason_thresholds = {r: best_threshold(scaled_rs[urgent_rows, i], targets["urgent_reasons"][urgent_rows, i])
                                 for i, r in enumerate(config.reasons)}
-    config.urgent_threshold = urgent_threshold(scaled_urg[:, urgent_idx], urgent_rows, target_urgent_recall)
+    score = scaled_rs.max(axis=1)  # the strongest sentence's strongest reason: what pages
+    config.page_threshold = recall_threshold(score, urgent_rows, target_urgent_recall)
+    config.review_threshold = min(recall_threshold(score, urgent_rows, target_review_recall), config.page_threshold)
     return temps
 
 
@@ -103,22 +106,21 @@ def rescale_softmax(probs: np.ndarray, t: float) -> np.ndarray:
 
 def apply_temperatures(probs: list[HeadProbs], temps: dict[str, float]) -> list[HeadProbs]:
     """The probabilities the classifier would give with `temps` set, without running it again."""
+    def rescale(name: str, values: np.ndarray) -> np.ndarray:
+        fn = rescale_sigmoid if head(name).activation == "sigmoid" else rescale_softmax
+        return fn(values, temps.get(name, 1.0))
+
     def one(p: HeadProbs) -> HeadProbs:
-        return HeadProbs(
-            touchpoints=rescale_sigmoid(p.touchpoints, temps.get("touchpoints", 1.0)),
-            aspects=rescale_softmax(p.aspects, temps.get("aspects", 1.0)),
-            sentiment=rescale_softmax(p.sentiment, temps.get("sentiment", 1.0)),
-            urgency=rescale_softmax(p.urgency, temps.get("urgency", 1.0)),
-            urgent_reasons=rescale_sigmoid(p.urgent_reasons, temps.get("urgent_reasons", 1.0)),
-        )
+        sentence = None if p.sentence_reasons is None else rescale("urgent_reasons", p.sentence_reasons)
+        return replace(p, **{name: rescale(name, getattr(p, name)) for name in HEAD_NAMES}, sentence_reasons=sentence)
 
     return [one(p) for p in probs]
 
 
 def calibrated_dev_scores(config: ClassifierConfig, rows, raw_probs: list[HeadProbs], targets: dict[str, np.ndarray],
-                          target_urgent_recall: float):
+                          target_urgent_recall: float, target_review_recall: float):
     """Calibrate `config` on dev's uncalibrated probabilities and score dev as the calibrated model would."""
     from pvoice.training.evaluation import score_probabilities
 
-    temps = calibrate(config, raw_probs, targets, target_urgent_recall)
+    temps = calibrate(config, raw_probs, targets, target_urgent_recall, target_review_recall)
     return score_probabilities(rows, apply_temperatures(raw_probs, temps), config)

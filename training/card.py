@@ -10,8 +10,15 @@ CARD_METRICS = (
     ("aspect_macro_f1", "aspect macro-F1"), ("sentiment_accuracy", "sentiment accuracy"),
     ("sentiment_macro_f1", "sentiment macro-F1"), ("urgency_macro_f1", "urgency macro-F1"),
     ("urgent_precision", "urgent precision"), ("urgent_recall", "urgent recall"),
+    ("urgent_precision_at_base_rate", "urgent precision at a 5% base rate"),
+    ("review_band", "comments in the review band"), ("review_band_urgent", "… of them urgent"),
+    ("urgent_recall_with_review", "urgent recall, pages + review band"),
     ("reason_micro_f1", "urgent-reason micro-F1"), ("sentiment_ece", "sentiment ECE"), ("urgency_ece", "urgency ECE"),
 )
+
+
+def _cell(value) -> str:
+    return str(value) if isinstance(value, int) else f"{value:.3f}"
 
 
 def metrics_table(columns: dict[str, dict]) -> str:
@@ -19,7 +26,7 @@ def metrics_table(columns: dict[str, dict]) -> str:
     names = list(columns)
     lines = ["| metric | " + " | ".join(names) + " |", "| --- |" + " ---: |" * len(names)]
     for key, label in CARD_METRICS:
-        cells = [f"{columns[n][key]:.3f}" if key in columns[n] else "–" for n in names]
+        cells = [_cell(columns[n][key]) if key in columns[n] else "–" for n in names]
         lines.append(f"| {label} | " + " | ".join(cells) + " |")
     lines.append("| n | " + " | ".join(str(columns[n].get("n", "–")) for n in names) + " |")
     return "\n".join(lines)
@@ -28,6 +35,7 @@ def metrics_table(columns: dict[str, dict]) -> str:
 def model_card(config: ClassifierConfig) -> str:
     m = config.metrics
     columns = {f"{config.arch} {split}": m[split] for split in ("dev", "test") if split in m}
+    columns.update({f"{config.arch} {name} (real text)": extra for name, extra in m.get("real", {}).items()})
     for name, extra in m.get("compare", {}).items():
         columns[name] = extra
     per_label = m.get("test", {}).get("touchpoint_f1_per_label", {})
@@ -38,7 +46,8 @@ def model_card(config: ClassifierConfig) -> str:
         f"(stride {config.window_stride}). Labels from `data/taxonomy.yaml` (recorded in `classifier.json`).",
         "",
         "Splits are made by a hash of the normalized text with near-duplicates kept together, so no test "
-        "comment has a paraphrase in training. Thresholds and temperatures were fitted on dev only.",
+        "comment has a paraphrase in training. Thresholds and temperatures were fitted on dev only. Columns "
+        "marked real text are real comments cut from public web pages, never trained on.",
         "",
         "## Evaluation",
         "",
@@ -57,7 +66,9 @@ def model_card(config: ClassifierConfig) -> str:
     if "speed" in m:
         sections += ["", "## Speed on this machine", "", m["speed"]]
     sections += ["", "## Decision settings", "",
-                 f"- urgent threshold on P(urgent): {config.urgent_threshold:.3f}",
+                 f"- paging threshold on the strongest sentence's urgent-reason probability: "
+                 f"{config.page_threshold:.3f}; review band from {config.review_threshold:.3f}",
+                 f"- reason thresholds: {config.reason_thresholds}",
                  f"- temperatures: {config.temperatures}",
                  f"- train minutes: {m.get('train_minutes', '–')}", ""]
     return "\n".join(sections)

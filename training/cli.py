@@ -7,6 +7,8 @@ from typing import Annotated
 
 import typer
 
+from pvoice.settings import get_settings
+
 data_app = typer.Typer(help="Inspect and validate the labeled corpus.", no_args_is_help=True)
 
 
@@ -82,7 +84,8 @@ def _summary_line(split: str, m: dict) -> str:
     return (f"{split}: touchpoint micro-F1 {m['touchpoint_micro_f1']:.3f} macro-F1 {m['touchpoint_macro_f1']:.3f} | "
             f"aspect acc {m['aspect_accuracy']:.3f} | sentiment macro-F1 {m['sentiment_macro_f1']:.3f} | "
             f"urgency macro-F1 {m['urgency_macro_f1']:.3f} | urgent P {m['urgent_precision']:.3f} "
-            f"R {m['urgent_recall']:.3f} | reasons micro-F1 {m['reason_micro_f1']:.3f} | n {m['n']}")
+            f"R {m['urgent_recall']:.3f} (review band {m['review_band']}) | reasons micro-F1 "
+            f"{m['reason_micro_f1']:.3f} | n {m['n']}")
 
 
 def train_command(ctx: typer.Context) -> None:
@@ -93,37 +96,64 @@ def train_command(ctx: typer.Context) -> None:
     typer.echo(f"saved {result.output_dir} after {result.epochs_run} epoch(s), {result.minutes:.1f} min")
     typer.echo(_summary_line("dev", result.dev))
     typer.echo(_summary_line("test", result.test))
+    for name, metrics in result.real.items():
+        typer.echo(_summary_line(f"{name} (real text)", metrics))
+
+
+def _eval_sets(data: list[str]) -> dict[str, tuple[list, bool]]:
+    """Named row sets: `split:dev` or `split:test` of the corpus, or labeled files (real text admitted)."""
+    from pvoice.training.corpus import read_corpus
+    from pvoice.training.data import split_rows
+
+    sets, splits = {}, None
+    for item in data:
+        if item.startswith("split:"):
+            splits = splits or split_rows(read_corpus([get_settings().corpus_dir]))
+            name = item.split(":", 1)[1]
+            if name not in splits:
+                raise typer.BadParameter(f"unknown split {name!r}; valid: {', '.join(splits)}", param_hint="--data")
+            sets[name] = (splits[name], False)
+        else:
+            rows = read_corpus([item], require_channel=False, real_text=True)
+            sets[Path(item).stem] = (rows, any(r.source.startswith("http") for r in rows))
+    return sets
 
 
 def evaluate_command(
-    data: Annotated[list[Path], typer.Option("--data", help="JSONL file(s) in the corpus format.")],
+    data: Annotated[list[str], typer.Option("--data", help="Labeled set(s), each scored apart: a JSONL file in "
+                                            "the corpus format (real text admitted), or split:dev / split:test.")],
     model: Annotated[Path | None, typer.Option("--model", help="Model directory (default: PVOICE_MODEL_DIR).")] = None,
     compare: Annotated[list[Path] | None, typer.Option("--compare", help="Other model(s) to report side by side.")] = None,
     json_out: Annotated[Path | None, typer.Option("--json", help="Write the metrics as JSON here.")] = None,
-    report: Annotated[Path | None, typer.Option("--report", help="Write a markdown report with plots here.")] = None,
+    report: Annotated[Path | None, typer.Option("--report", help="Write a markdown report with plots here "
+                                                "(one folder per set when several are given).")] = None,
     batch_size: Annotated[int, typer.Option(min=1)] = 32,
 ) -> None:
-    """Score a model on any labeled file; print the targets met or missed."""
+    """Score a model on one or more labeled sets; print the targets met or missed on each."""
     import json
 
     from pvoice.model.loading import load_classifier
-    from pvoice.settings import get_settings
     from pvoice.training.card import metrics_table
-    from pvoice.training.corpus import read_corpus
     from pvoice.training.evaluation import evaluate
     from pvoice.training.report import write_report
     from pvoice.training.targets import render_targets
 
-    rows = read_corpus(data, require_channel=False)
     model_dir = model or get_settings().model_dir
-    ev = evaluate(load_classifier(model_dir), rows, batch_size)
-    columns = {str(model_dir): ev.metrics}
-    for other in compare or []:
-        columns[str(other)] = evaluate(load_classifier(other), rows, batch_size).metrics
-    typer.echo(metrics_table(columns))
-    typer.echo(render_targets(ev.metrics))
-    if json_out:
-        payload = ev.metrics if not compare else {"model": ev.metrics, "compare": columns}
+    models = {str(model_dir): load_classifier(model_dir), **{str(o): load_classifier(o) for o in compare or []}}
+    results: dict[str, dict[str, dict]] = {}
+    for name, (rows, real) in _eval_sets(data).items():
+        evals = {m: evaluate(clf, rows, batch_size) for m, clf in models.items()}
+        results[name] = {m: ev.metrics for m, ev in evals.items()}
+        typer.echo(f"\n## {name} ({len(rows)} rows{', real text' if real else ''})\n")
+        typer.echo(metrics_table(results[name]))
+        typer.echo(render_targets(evals[str(model_dir)].metrics, real=real))
+        if report:
+            where = report if len(data) == 1 else report / name
+            title = f"Evaluation of {model_dir} on {name} ({len(rows)} rows)"
+            typer.echo(f"report: {write_report(evals[str(model_dir)], where, title=title)}")
+    if json_out:  # one set: its metrics (with `compare`: {"model", "compare"}); several: {set: {model: metrics}}
+        payload = results
+        if len(results) == 1:
+            (columns,) = results.values()
+            payload = columns[str(model_dir)] if not compare else {"model": columns[str(model_dir)], "compare": columns}
         json_out.write_text(json.dumps(payload, ensure_ascii=False, indent=2), encoding="utf-8")
-    if report:
-        typer.echo(f"report: {write_report(ev, report, title=f'Evaluation of {model_dir} on {len(rows)} rows')}")

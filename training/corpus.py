@@ -22,6 +22,8 @@ class CorpusRow:
     channel: str | None = None
     source: str = "written"
     derived_from: list[str] = field(default_factory=list)
+    # a minimal pair: rows sharing this tag say the same thing with and without what makes it urgent
+    pair: str | None = None
     file: str = ""
     line: int = 0
 
@@ -33,6 +35,8 @@ class CorpusRow:
         }
         if self.derived_from:
             row["derived_from"] = self.derived_from
+        if self.pair:
+            row["pair"] = self.pair
         return row
 
 
@@ -57,8 +61,8 @@ class CorpusError(ValueError):
         super().__init__(f"{len(errors)} invalid corpus row(s):\n{shown}{more}")
 
 
-def parse_line(raw: bytes, *, file: str, line: int, tax: Taxonomy, require_channel: bool = True
-               ) -> tuple[CorpusRow | None, list[RowError]]:
+def parse_line(raw: bytes, *, file: str, line: int, tax: Taxonomy, require_channel: bool = True,
+               real_text: bool = False) -> tuple[CorpusRow | None, list[RowError]]:
     def err(f: str, m: str) -> RowError:
         return RowError(file, line, f, m)
 
@@ -72,14 +76,14 @@ def parse_line(raw: bytes, *, file: str, line: int, tax: Taxonomy, require_chann
         return None, [err("<line>", f"malformed JSON: {exc.msg} at column {exc.colno}")]
     if not isinstance(obj, dict):
         return None, [err("<line>", "expected a JSON object")]
-    problems = validate_row(obj, tax, require_channel=require_channel)
+    problems = validate_row(obj, tax, require_channel=require_channel, real_text=real_text)
     if problems:
         return None, [err(f, m) for f, m in problems]
     row = CorpusRow(
         id=obj["id"], text=obj["text"], touchpoints=list(obj["touchpoints"]), aspects=dict(obj["aspects"]),
         sentiment=obj["sentiment"], urgency=obj["urgency"], urgent_reasons=list(obj["urgent_reasons"]),
         channel=obj.get("channel"), source=obj.get("source", "written"),
-        derived_from=list(obj.get("derived_from", [])), file=file, line=line,
+        derived_from=list(obj.get("derived_from", [])), pair=obj.get("pair") or None, file=file, line=line,
     )
     return row, []
 
@@ -97,21 +101,23 @@ def corpus_files(paths: Iterable[str | Path]) -> list[Path]:
     return files
 
 
-def iter_rows(paths: Iterable[str | Path], tax: Taxonomy | None = None, *, require_channel: bool = True
-              ) -> Iterator[tuple[CorpusRow | None, list[RowError]]]:
+def iter_rows(paths: Iterable[str | Path], tax: Taxonomy | None = None, *, require_channel: bool = True,
+              real_text: bool = False) -> Iterator[tuple[CorpusRow | None, list[RowError]]]:
     tax = tax or load_taxonomy()
     for path in corpus_files(paths):
         with open(path, "rb") as fh:
             for n, raw in enumerate(fh, 1):
                 if raw.strip():
-                    yield parse_line(raw, file=str(path), line=n, tax=tax, require_channel=require_channel)
+                    yield parse_line(raw, file=str(path), line=n, tax=tax, require_channel=require_channel,
+                                     real_text=real_text)
 
 
-def read_corpus(paths: Iterable[str | Path], tax: Taxonomy | None = None, *, require_channel: bool = True
-                ) -> list[CorpusRow]:
-    """All rows of the given files/directories; raises CorpusError naming every broken row."""
+def read_corpus(paths: Iterable[str | Path], tax: Taxonomy | None = None, *, require_channel: bool = True,
+                real_text: bool = False) -> list[CorpusRow]:
+    """All rows of the given files/directories; raises CorpusError naming every broken row. `real_text`
+    admits rows whose source is a URL: labeled real comments, for evaluation only."""
     rows, errors = [], []
-    for row, errs in iter_rows(paths, tax, require_channel=require_channel):
+    for row, errs in iter_rows(paths, tax, require_channel=require_channel, real_text=real_text):
         errors += errs
         if row is not None:
             rows.append(row)

@@ -47,9 +47,14 @@ def to_record(row: CorpusRow, tax: Taxonomy) -> dict:
 
 
 def split_rows(rows: list[CorpusRow]) -> dict[str, list[CorpusRow]]:
-    """Rows per split; augmented rows follow the rows they were derived from."""
+    """Rows per split; augmented rows follow the rows they were derived from, and the two sides of a minimal
+    pair stay together (a model must not see one side in training and be tested on the other)."""
     index = {r.id: i for i, r in enumerate(rows)}
     links = [(i, index[p]) for i, r in enumerate(rows) for p in r.derived_from if p in index]
+    first_of_pair: dict[str, int] = {}
+    for i, r in enumerate(rows):
+        if r.pair:
+            links.append((i, first_of_pair.setdefault(r.pair, i)))
     names = assign_splits([r.text for r in rows], links)
     out: dict[str, list[CorpusRow]] = {s: [] for s in SPLITS}
     for row, name in zip(rows, names):

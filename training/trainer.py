@@ -7,7 +7,7 @@ import logging
 import math
 import random
 import time
-from dataclasses import asdict, dataclass, replace
+from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 
 import numpy as np
@@ -44,6 +44,7 @@ class TrainResult:
     test: dict
     history: list[dict]
     minutes: float
+    real: dict = field(default_factory=dict)  # metrics per real-text file, after calibration
 
     @property
     def epochs_run(self) -> int:
@@ -135,13 +136,18 @@ def train(args: TrainArgs, *, progress: bool = True) -> TrainResult:
         classifier, history = _fine_tune(args, config, datasets, splits, progress)
     raw_dev = evaluate(classifier, splits["dev"])  # config has no temperatures yet: raw probabilities
     dev = calibrated_dev_scores(config, splits["dev"], raw_dev.probs, label_targets(datasets["dev"]),
-                                args.target_urgent_recall).metrics
+                                args.target_urgent_recall, args.target_review_recall).metrics
     test = evaluate(classifier, splits["test"]).metrics
+    real = {Path(p).stem: evaluate(classifier, read_corpus([p], tax, require_channel=False, real_text=True)).metrics
+            for p in args.real_eval}
     compare = {}
-    for other_dir in args.compare:  # e.g. the linear baseline, on exactly the same test rows
+    for other_dir in args.compare:  # e.g. the linear baseline, on exactly the same test and real rows
         other = load_classifier(other_dir)
         compare[f"{other.config.arch} test ({Path(other_dir).name})"] = evaluate(other, splits["test"]).metrics
-    config.metrics = {"dev": dev, "test": test, "compare": compare,
+        for p in args.real_eval:
+            compare[f"{other.config.arch} {Path(p).stem} ({Path(other_dir).name})"] = evaluate(
+                other, read_corpus([p], tax, require_channel=False, real_text=True)).metrics
+    config.metrics = {"dev": dev, "test": test, "real": real, "compare": compare,
                       "split_sizes": {k: len(v) for k, v in splits.items()},
                       "history": history,
                       "train_args": json.loads(json.dumps(asdict(args), default=str))}
@@ -150,7 +156,7 @@ def train(args: TrainArgs, *, progress: bool = True) -> TrainResult:
     minutes = (time.monotonic() - start) / 60
     config.metrics["train_minutes"] = round(minutes, 2)
     classifier.save_pretrained(args.output_dir, card=model_card(config))
-    return TrainResult(args.output_dir, dev, test, history, minutes)
+    return TrainResult(args.output_dir, dev, test, history, minutes, real)
 
 
 def _fine_tune(args: TrainArgs, config: ClassifierConfig, datasets: dict, splits: dict, progress: bool
@@ -200,7 +206,8 @@ def _fine_tune(args: TrainArgs, config: ClassifierConfig, datasets: dict, splits
         model.eval()
         # scored as it would be after calibration, on a copy: the shared config stays uncalibrated
         raw = evaluate(classifier, splits["dev"]).probs
-        dev = calibrated_dev_scores(replace(config), splits["dev"], raw, dev_targets, args.target_urgent_recall).metrics
+        dev = calibrated_dev_scores(replace(config), splits["dev"], raw, dev_targets, args.target_urgent_recall,
+                                    args.target_review_recall).metrics
         state["epoch"] += 1
         state["history"].append({"epoch": state["epoch"], PRIMARY_METRIC: dev[PRIMARY_METRIC],
                                  "train_loss": float(np.mean(losses)),

@@ -55,8 +55,9 @@ def validate_labels(obj: dict, tax: Taxonomy) -> Problems:
     return problems
 
 
-def validate_row(obj: dict, tax: Taxonomy, *, require_channel: bool = False) -> Problems:
-    """Problems of a whole corpus row: id, text, channel and source besides the labels."""
+def validate_row(obj: dict, tax: Taxonomy, *, require_channel: bool = False, real_text: bool = False) -> Problems:
+    """Problems of a whole corpus row: id, text, channel and source besides the labels. `real_text`: an
+    evaluation set of real comments, whose `source` is the page each was cut from (never training data)."""
     missing = [(f, "missing") for f in REQUIRED_FIELDS if f not in obj]
     if require_channel and "channel" not in obj:
         missing.append(("channel", "missing"))
@@ -74,6 +75,12 @@ def validate_row(obj: dict, tax: Taxonomy, *, require_channel: bool = False) -> 
     channel = obj.get("channel")
     if channel is not None and _unknown(channel, tax.channel_ids):
         problems.append(("channel", f"unknown id {channel!r}; valid: {', '.join(tax.channel_ids)}"))
-    if obj.get("source", "written") not in SOURCES:
-        problems.append(("source", f"unknown {obj.get('source')!r}; valid: {', '.join(SOURCES)}"))
+    if obj.get("pair") is not None and not (isinstance(obj["pair"], str) and obj["pair"]):
+        problems.append(("pair", "must be a non-empty string shared by the rows of one minimal pair"))
+    source = obj.get("source", "written")
+    if real_text and isinstance(source, str) and source.startswith(("http://", "https://")):
+        pass
+    elif source not in SOURCES:
+        hint = " (real text with a source URL is for evaluation only)" if str(source).startswith("http") else ""
+        problems.append(("source", f"unknown {source!r}; valid: {', '.join(SOURCES)}{hint}"))
     return problems
