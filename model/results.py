@@ -49,7 +49,8 @@ class Prediction:
         """Probability of each decided single label, for sorting and review queues."""
         return {
             "sentiment": self.sentiment_probabilities[self.sentiment],
-            "urgency": self.urgency_probabilities[self.urgency],
+            # an urgent decision rests on its sentences' reason probability, not on the comment-level head
+            "urgency": self.urgent_score if self.urgency == "urgent" else self.urgency_probabilities[self.urgency],
             "touchpoints": min(self.touchpoint_probabilities[t] for t in self.touchpoints),
         }
 

@@ -19,6 +19,7 @@ PACKAGE_DATA = {
     "pvoice/serving/db/migrations/script.py.mako",
     "pvoice/serving/db/migrations/env.py",
     "pvoice/serving/db/migrations/versions/0001_initial_schema.py",
+    "pvoice/serving/db/migrations/versions/0002_review_band.py",
 }
 
 

@@ -48,7 +48,7 @@ def test_keys_create_refuses_an_unknown_role(cli_env):
 
 def test_db_upgrade(cli_env):
     result = cli_env.invoke(app, ["db", "upgrade"])
-    assert result.exit_code == 0 and "0001" in result.stdout
+    assert result.exit_code == 0 and "0002" in result.stdout  # the head revision
 
 
 def _free_port() -> int:

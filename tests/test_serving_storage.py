@@ -78,8 +78,8 @@ def _events(svc, case_id: int) -> list[str]:
 # ---- migrations --------------------------------------------------------------------------------------------
 def test_migrations_create_every_table_and_are_idempotent(db_url):
     engine = make_db_engine(db_url)
-    assert upgrade(engine) == "0001" and is_current(engine)
-    assert upgrade(engine) == "0001"
+    assert upgrade(engine) == "0002" and is_current(engine)
+    assert upgrade(engine) == "0002"
     tables = set(inspect(engine).get_table_names())
     assert {"comments", "suggestions", "label_responses", "cases", "case_events", "timers", "outbox",
             "audit_log", "api_keys", "alembic_version"} <= tables

@@ -27,6 +27,7 @@ def comment_result(comment: Comment, *, created: bool, praise_to: list[str]) -> 
     suggestion = comment.suggestion
     return CommentResult(id=comment.id, external_id=comment.external_id, created=created,
                          truncated=comment.truncated, labels=LabelSet(**label_set(suggestion)),
+                         needs_review=suggestion.needs_review, review_reasons=suggestion.review_reasons,
                          model_version=suggestion.model_version,
                          case=case_brief(comment.case) if comment.case else None, praise_forwarded_to=praise_to)
 
@@ -50,12 +51,14 @@ def case_public(case: Case, who: Principal) -> CasePublic:
     return CasePublic(
         id=case.id, status=case.status, urgency=case.urgency, touchpoints=case.touchpoint_ids,
         department=case.department, responsible_role=case.responsible_role, route=case.route,
-        assignee=case.assignee, escalation_level=case.escalation_level, created_at=case.created_at,
+        assignee=case.assignee, escalation_level=case.escalation_level, needs_review=case.needs_review,
+        created_at=case.created_at,
         due_at=case.due_at, acknowledged_at=case.acknowledged_at, acknowledged_by=case.acknowledged_by,
         resolved_at=case.resolved_at, resolved_by=case.resolved_by, resolution_note=case.resolution_note,
         comment=comment_public(case.comment, who),
         suggestion=Suggested(**label_set(suggestion), model_version=suggestion.model_version,
-                             evidence=_evidence(suggestion, who)) if suggestion else None,
+                             evidence=_evidence(suggestion, who), needs_review=suggestion.needs_review,
+                             review_reasons=suggestion.review_reasons) if suggestion else None,
     )
 
 
@@ -88,7 +91,8 @@ def key_public(row: ApiKey) -> KeyPublic:
 
 
 def suggestion_public(row: Suggestion) -> SuggestionPublic:
-    return SuggestionPublic(**label_set(row), model_version=row.model_version, created_at=row.created_at)
+    return SuggestionPublic(**label_set(row), model_version=row.model_version, needs_review=row.needs_review,
+                            review_reasons=row.review_reasons, created_at=row.created_at)
 
 
 def response_public(row: LabelResponse) -> ResponsePublic:

@@ -86,6 +86,9 @@ class Suggestion(Base):
     urgent_reasons: Mapped[list] = mapped_column(JSON)
     probabilities: Mapped[dict] = mapped_column(JSON)
     evidence: Mapped[dict] = mapped_column(JSON, default=dict)
+    # a complaint whose strongest sentence came near the paging threshold: a person decides
+    needs_review: Mapped[bool] = mapped_column(default=False)
+    review_reasons: Mapped[list] = mapped_column(JSON, default=list)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime)
 
     comment: Mapped[Comment] = relationship(back_populates="suggestion")
@@ -125,6 +128,7 @@ class Case(Base):
     route: Mapped[str] = mapped_column(String(100))
     assignee: Mapped[str] = mapped_column(String(100), index=True)
     escalation_level: Mapped[int] = mapped_column(Integer, default=0)
+    needs_review: Mapped[bool] = mapped_column(default=False, index=True)  # possibly urgent: a person decides
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, index=True)
     due_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
     acknowledged_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)

@@ -28,6 +28,7 @@ class CaseFilter:
     assignee: str | None = None
     created_from: datetime | None = None
     created_to: datetime | None = None
+    needs_review: bool | None = None
 
 
 def list_cases(session: Session, *, filters: CaseFilter, limit: int, offset: int) -> tuple[list[Case], int]:
@@ -43,6 +44,8 @@ def list_cases(session: Session, *, filters: CaseFilter, limit: int, offset: int
     if filters.touchpoint:
         query = query.where(Case.id.in_(select(CaseTouchpoint.case_id)
                                         .where(CaseTouchpoint.touchpoint == filters.touchpoint)))
+    if filters.needs_review is not None:
+        query = query.where(Case.needs_review == filters.needs_review)
     if filters.created_from:
         query = query.where(Case.created_at >= filters.created_from)
     if filters.created_to:

@@ -48,6 +48,9 @@ def prediction_dict(pred: Prediction, prepared: Prepared, *, with_evidence: bool
         "sentiment": pred.sentiment,
         "urgency": pred.urgency,
         "urgent_reasons": pred.urgent_reasons,
+        "urgent_score": pred.urgent_score,
+        "needs_review": pred.needs_review,
+        "review_reasons": pred.review_reasons,
         "probabilities": {
             "touchpoints": pred.touchpoint_probabilities,
             "aspects": pred.aspect_probabilities,

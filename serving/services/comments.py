@@ -66,7 +66,8 @@ def _suggestion(pred: Prediction, prepared: Prepared, now: datetime) -> Suggesti
         probabilities={"touchpoints": pred.touchpoint_probabilities, "aspects": pred.aspect_probabilities,
                        "sentiment": pred.sentiment_probabilities, "urgency": pred.urgency_probabilities,
                        "urgent_reasons": pred.reason_probabilities},
-        evidence=evidence_dict(pred, prepared) if pred.evidence else {}, created_at=now)
+        evidence=evidence_dict(pred, prepared) if pred.evidence else {}, needs_review=pred.needs_review,
+        review_reasons=pred.review_reasons, created_at=now)
 
 
 def store_comment(ctx: ServiceContext, *, item: NewComment, prepared: Prepared, pred: Prediction, who: Principal

@@ -66,19 +66,21 @@ def open_case(session: Session, ctx: ServiceContext, *, comment: Comment, sugges
         level = ctx.routing.chain(route)[0]
         people = level_people(ctx, level, 0, now)
         due = now + timedelta(minutes=ctx.settings.sla_urgent_ack_minutes)
-    else:  # complaints queue at the patient-service center, whoever is responsible for the touchpoint
+    else:  # complaints queue at the patient-service center, whoever is responsible for the touchpoint; so do
+        # comments in the review band (possibly urgent): a person there decides, the on-duty staff are not paged
         people = ctx.routing.reachable(ctx.routing.fallback.people, now)
         due = _complaint_due(ctx, now)
     case = Case(
         comment_id=comment.id, status="open", urgency=suggestion.urgency, department=comment.department,
         responsible_role=route.role if route else ctx.routing.fallback.role, route=route.id if route else "fallback",
-        assignee=people[0].id, escalation_level=0, created_at=now, due_at=due,
+        assignee=people[0].id, escalation_level=0, needs_review=suggestion.needs_review, created_at=now, due_at=due,
         touchpoints=[CaseTouchpoint(touchpoint=t) for t in ranked],
     )
     session.add(case)
     session.flush()
     add_event(session, case, kind="opened", actor=SYSTEM, now=now, urgency=case.urgency, route=case.route,
-              assignee=case.assignee, model_version=suggestion.model_version)
+              assignee=case.assignee, model_version=suggestion.model_version,
+              **({"needs_review": True, "review_reasons": suggestion.review_reasons} if case.needs_review else {}))
     session.add(Timer(case_id=case.id, kind="ack_due" if urgent else "answer_due", level=0, due_at=due))
     if urgent or ctx.settings.alert_on_complaint:
         keys = alert_case(session, ctx, case=case, comment=comment, people=people, event="opened",

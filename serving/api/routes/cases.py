@@ -27,11 +27,14 @@ def list_cases(
     touchpoint: Limited = None, department: Limited = None, assignee: Limited = None,
     created_from: Annotated[datetime | None, Query(description="Cases created at or after (ISO 8601).")] = None,
     created_to: Annotated[datetime | None, Query(description="Cases created before (ISO 8601).")] = None,
+    needs_review: Annotated[bool | None, Query(description="Only cases in (true) or out of (false) the review "
+                                                           "band: complaints that may be urgent.")] = None,
     limit: Annotated[int, Query(ge=1, le=200)] = 50,
     offset: Annotated[int, Query(ge=0)] = 0,
 ) -> CasesPublic:
     filters = service.CaseFilter(status=status, urgency=urgency, touchpoint=touchpoint, department=department,
-                                 assignee=assignee, created_from=_utc(created_from), created_to=_utc(created_to))
+                                 assignee=assignee, created_from=_utc(created_from), created_to=_utc(created_to),
+                                 needs_review=needs_review)
     rows, count = service.list_cases(session, filters=filters, limit=limit, offset=offset)
     return CasesPublic(items=[case_public(c, who) for c in rows], count=count)
 

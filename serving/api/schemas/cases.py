@@ -14,6 +14,8 @@ from pvoice.serving.api.schemas.common import Note, ShortStr
 class Suggested(LabelSet):
     model_version: str
     evidence: dict[str, list[dict]] = {}
+    needs_review: bool = False
+    review_reasons: list[str] = []
 
 
 class CaseEventPublic(BaseModel):
@@ -33,6 +35,7 @@ class CasePublic(BaseModel):
     route: str
     assignee: str
     escalation_level: int
+    needs_review: bool = Field(False, description="A complaint that may be urgent: queued for a person to decide.")
     created_at: datetime
     due_at: datetime | None
     acknowledged_at: datetime | None

@@ -43,8 +43,13 @@ class Classification(BaseModel):
     urgency: str
     urgent_reasons: list[str]
     probabilities: Probabilities
+    urgent_score: float = Field(description="The strongest sentence's strongest urgent-reason probability.")
+    needs_review: bool = Field(description="Between the review and the paging threshold: a complaint that may be "
+                                           "urgent, for a person to decide.")
+    review_reasons: list[str] = Field(description="The candidate reasons of a comment that needs review.")
     evidence: dict[str, list[EvidenceSpan]] | None = Field(
-        None, description="Per decided touchpoint and for `urgency`: the spans whose removal lowers it most.")
+        None, description="Per decided touchpoint: the spans whose removal lowers it most; for `urgency`, the "
+                          "sentences an urgent or review decision rests on.")
     truncated: bool
     model_version: str
 

@@ -55,6 +55,9 @@ class CommentResult(BaseModel):
     created: bool = Field(description="False when this external_id was already stored: the stored result.")
     truncated: bool
     labels: LabelSet
+    needs_review: bool = Field(False, description="A complaint that may be urgent: its case waits for a person at "
+                                                  "the patient-service center instead of paging the on-duty staff.")
+    review_reasons: list[str] = []
     model_version: str
     case: CaseBrief | None
     praise_forwarded_to: list[str] = []

@@ -24,6 +24,8 @@ class LabelsCreate(BaseModel):
 
 class SuggestionPublic(LabelSet):
     model_version: str
+    needs_review: bool = False
+    review_reasons: list[str] = []
     created_at: datetime
 
 
