@@ -19,7 +19,7 @@ install: $(STAMP)
 prepare-base: install
 	$(BIN)/pvoice model prepare-base
 
-# Trains the default model once (about 20 minutes on 2 cores) when none exists yet.
+# Trains the default model once (about 30 minutes on 2 cores) when none exists yet.
 model: install
 	$(BIN)/pvoice model ensure
 

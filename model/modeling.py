@@ -7,6 +7,7 @@ from pathlib import Path
 import torch
 from torch import nn
 from transformers import AutoConfig, AutoModel, PreTrainedModel
+from transformers.masking_utils import create_bidirectional_mask
 
 from pvoice.model.heads import MultiTaskHeads
 
@@ -41,6 +42,33 @@ class MultiTaskModel(nn.Module):
                 sentence_ids: torch.Tensor | None = None) -> dict[str, torch.Tensor]:
         hidden = self.encoder(input_ids=input_ids, attention_mask=attention_mask).last_hidden_state
         return self.heads(hidden, attention_mask, sentence_ids)
+
+    def lower_states(self, input_ids: torch.Tensor, attention_mask: torch.Tensor, n_layers: int) -> torch.Tensor:
+        """The token states that enter encoder layer `n_layers` (BERT family): while the lower layers are frozen
+        they never change, so training computes them once instead of every epoch."""
+        layers = self.encoder.encoder.layer
+        try:
+            self.encoder.encoder.layer = layers[:n_layers]
+            return self.encoder(input_ids=input_ids, attention_mask=attention_mask).last_hidden_state
+        finally:
+            self.encoder.encoder.layer = layers
+
+    def forward_from(self, hidden: torch.Tensor, attention_mask: torch.Tensor, sentence_ids: torch.Tensor | None,
+                     start_layer: int) -> dict[str, torch.Tensor]:
+        """`forward` continued from the states that `lower_states(..., start_layer)` gave."""
+        mask = create_bidirectional_mask(config=self.encoder.config, inputs_embeds=hidden,
+                                         attention_mask=attention_mask)
+        for layer in self.encoder.encoder.layer[start_layer:]:
+            hidden = layer(hidden, mask)
+        return self.heads(hidden, attention_mask, sentence_ids)
+
+    def freeze_lower_layers(self, n: int) -> None:
+        """Freeze all embeddings and the `n` lowest encoder layers: the backward pass stops above them."""
+        for p in self.encoder.embeddings.parameters():
+            p.requires_grad_(False)
+        for layer in self.encoder.encoder.layer[:n]:
+            for p in layer.parameters():
+                p.requires_grad_(False)
 
     def freeze_word_embeddings(self) -> None:
         """Skip the optimizer's largest, least useful matrix (the 250k-row vocabulary)."""

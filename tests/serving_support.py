@@ -30,6 +30,7 @@ class Rule:
     touchpoints: tuple[str, ...] = ("nursing",)
     sentiment: str = "negative"
     urgent_reasons: tuple[str, ...] = ()
+    review_reasons: tuple[str, ...] = ()  # a complaint in the review band: possibly urgent for these reasons
 
 
 DEFAULT_RULES = (
@@ -37,6 +38,7 @@ DEFAULT_RULES = (
     Rule("12345", "urgent", ("billing",), urgent_reasons=("escalation",)),
     Rule("等了", "complaint", ("waiting", "registration")),
     Rule("谢谢", "none", ("consultation",), sentiment="positive"),
+    Rule("摔了一跤", "complaint", ("inpatient",), review_reasons=("safety",)),
 )
 
 
@@ -57,6 +59,7 @@ class ScriptedClassifier:
             pred.urgency, pred.sentiment = rule.urgency, rule.sentiment
             pred.touchpoints, pred.urgent_reasons = list(rule.touchpoints), list(rule.urgent_reasons)
             pred.aspects = {t: rule.sentiment for t in rule.touchpoints}
+            pred.needs_review, pred.review_reasons = bool(rule.review_reasons), list(rule.review_reasons)
             pred.touchpoint_probabilities = dict.fromkeys(pred.touchpoint_probabilities, 0.05)
             for n, t in enumerate(rule.touchpoints):
                 pred.touchpoint_probabilities[t] = 0.9 - 0.1 * n

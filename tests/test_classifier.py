@@ -1,5 +1,7 @@
 import json
 
+import torch
+
 import numpy as np
 import pytest
 
@@ -106,3 +108,15 @@ def test_unreadable_model_directory_says_why(tmp_path, tiny_model_dir, clf):
     (path / CONFIG_NAME).write_text(json.dumps(raw))
     with pytest.raises(ModelFormatError, match="format version 99"):
         Classifier.from_pretrained(path)
+
+
+def test_training_from_cached_lower_states_equals_the_full_forward(clf):
+    model = clf.model.eval()
+    ids = torch.tensor([[2, 10, 11, 12, 3, 0], [2, 20, 21, 22, 23, 3]])
+    mask = (ids != 0).long()
+    sentences = torch.tensor([[-1, 0, 0, 1, -1, -1], [-1, 0, 0, 0, 1, -1]])
+    with torch.no_grad():
+        full = model(ids, mask, sentences)
+        resumed = model.forward_from(model.lower_states(ids, mask, 1), mask, sentences, start_layer=1)
+    for head in full:
+        assert torch.allclose(full[head], resumed[head], atol=1e-5), head

@@ -195,6 +195,20 @@ def test_complaint_opens_a_case_for_the_service_center_without_an_alert(svc):
     assert svc.get("admin", "/v1/alerts").json()["count"] == 0
 
 
+def test_review_band_complaint_waits_for_a_person_and_pages_no_one(svc):
+    item = svc.comment("我爸夜里在病房摔了一跤，当时没人来")
+    assert item["needs_review"] is True and item["review_reasons"] == ["safety"]
+    case = item["case"]
+    assert case["urgency"] == "complaint" and case["assignee"] == "psc"  # the service center, not the ward
+    assert svc.get("admin", "/v1/alerts").json()["count"] == 0
+    detail = svc.get("manager", f"/v1/cases/{case['id']}").json()
+    assert detail["needs_review"] is True and detail["suggestion"]["review_reasons"] == ["safety"]
+    assert detail["timeline"][0]["detail"]["needs_review"] is True
+    queued = svc.get("agent", "/v1/cases", params={"needs_review": "true"}).json()
+    assert [c["id"] for c in queued["items"]] == [case["id"]]
+    assert svc.get("agent", "/v1/cases", params={"needs_review": "false"}).json()["count"] == 0
+
+
 def test_none_opens_no_case_and_praise_goes_to_the_named_staff(svc):
     assert svc.comment(NEUTRAL)["case"] is None
     praise = svc.comment(PRAISE)

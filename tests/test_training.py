@@ -34,13 +34,17 @@ def tiny_base(tmp_path_factory) -> Path:
 
 
 def _args(tmp_path, small_corpus, tiny_base, **kw) -> TrainArgs:
+    kw = {"freeze_layers": 0, "freeze_embeddings": False, **kw}
     return TrainArgs(output_dir=tmp_path / "model", base_model=str(tiny_base), data=[str(small_corpus)],
                      max_length=64, batch_size=16, learning_rate=1e-3, head_learning_rate=3e-3,
-                     freeze_embeddings=False, out_of_domain=False, **kw)
+                     out_of_domain=False, **kw)
 
 
-def test_fine_tuning_lowers_the_loss_and_saves_a_self_describing_model(tmp_path, small_corpus, tiny_base):
-    result = train(_args(tmp_path, small_corpus, tiny_base, epochs=3, patience=3), progress=False)
+@pytest.mark.parametrize("freeze_layers", [0, 1])  # 1: the top layer trains on cached lower states
+def test_fine_tuning_lowers_the_loss_and_saves_a_self_describing_model(tmp_path, small_corpus, tiny_base,
+                                                                       freeze_layers):
+    result = train(_args(tmp_path, small_corpus, tiny_base, epochs=3, patience=3, freeze_layers=freeze_layers),
+                   progress=False)
     losses = [h["train_loss"] for h in result.history]
     assert losses[-1] < losses[0]
     config = ClassifierConfig.load(result.output_dir)

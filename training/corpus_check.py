@@ -13,16 +13,28 @@ from pvoice.training.data import split_rows
 from pvoice.training.splits import SPLITS, near_duplicate_pairs, near_duplicate_rate
 
 
+LENGTH_BANDS = ((0, 20), (20, 40), (40, 80), (80, 200), (200, None))
+# Characters written only in traditional script (their simplified forms differ); two or more mark a row.
+TRADITIONAL_ONLY = frozenset("醫護藥診檢驗費號預約櫃臺電話樓層門廳廁問題幫給讓錢辦處這們個來說時會對過還麼後術療雙")
+
+
+def is_traditional(text: str) -> bool:
+    return sum(ch in TRADITIONAL_ONLY for ch in text) >= 2
+
+
 @dataclass(frozen=True)
 class CorpusTargets:
-    """What the foundation issue asks of the corpus as a whole."""
+    """What the classifier issue asks of corpus v2: size, registers, no length shortcut, minimal pairs."""
 
-    min_rows: int = 5000
+    min_rows: int = 12000
     min_per_touchpoint: int = 250
     min_per_reason: int = 80
-    urgent_share: tuple[float, float] = (0.10, 0.15)
-    complaint_share: tuple[float, float] = (0.30, 0.35)
-    min_multi_touchpoint_share: float = 0.30
+    urgent_share: tuple[float, float] = (0.05, 0.10)
+    max_band_ratio: float = 2.0  # every length band's urgent share within this factor of the overall share
+    min_mid_long: int = 2500  # rows of 80-800 characters
+    min_traditional_share: float = 0.03
+    min_pairs: int = 800
+    multi_touchpoint_share: tuple[float, float] = (0.30, 0.45)
     max_augmented_share: float = 0.15
     max_near_duplicate_rate: float = 0.03
 
@@ -57,11 +69,34 @@ class CorpusReport:
             "source": Counter(r.source for r in self.rows),
         }
 
+    def length_bands(self) -> list[tuple[str, int, float]]:
+        """(band, rows, urgent share) per length band."""
+        out = []
+        for lo, hi in LENGTH_BANDS:
+            band = [r for r in self.rows if len(r.text) >= lo and (hi is None or len(r.text) < hi)]
+            share = sum(r.urgency == "urgent" for r in band) / max(1, len(band))
+            out.append((f"{lo}-{hi or ''}", len(band), share))
+        return out
+
+    def pairs(self) -> int:
+        """Minimal pairs: tags shared by an urgent row and a non-urgent one."""
+        groups: dict[str, set[bool]] = {}
+        for r in self.rows:
+            if r.pair:
+                groups.setdefault(r.pair, set()).add(r.urgency == "urgent")
+        return sum(1 for sides in groups.values() if sides == {True, False})
+
+    def _band_ratio(self, overall: float) -> float:
+        ratios = [max(s / overall, overall / s) if s else float("inf") for _, n, s in self.length_bands() if n]
+        return max(ratios, default=1.0) if overall else 1.0
+
     def minimums(self) -> list[tuple[str, bool, str]]:
         """(name, met, measured) for each target."""
         t, c = self.targets, self.counts()
         urgent = self.share(lambda r: r.urgency == "urgent")
-        complaint = self.share(lambda r: r.urgency == "complaint")
+        ratio = self._band_ratio(urgent)
+        mid_long = sum(1 for r in self.rows if 80 <= len(r.text) <= 800)
+        traditional = self.share(lambda r: is_traditional(r.text))
         low_tp = {k: c["touchpoint"][k] for k in self.taxonomy.touchpoint_ids}
         low_rs = {k: c["urgent_reason"][k] for k in self.taxonomy.reason_ids}
         multi = self.share(lambda r: len(r.touchpoints) >= 2)
@@ -74,10 +109,14 @@ class CorpusReport:
              f"min {min(low_rs, key=low_rs.get)}={min(low_rs.values())}"),
             (f"urgent {t.urgent_share[0]:.0%}-{t.urgent_share[1]:.0%}",
              t.urgent_share[0] <= urgent <= t.urgent_share[1], f"{urgent:.1%}"),
-            (f"complaint {t.complaint_share[0]:.0%}-{t.complaint_share[1]:.0%}",
-             t.complaint_share[0] <= complaint <= t.complaint_share[1], f"{complaint:.1%}"),
-            (f"two+ touchpoints >= {t.min_multi_touchpoint_share:.0%}", multi >= t.min_multi_touchpoint_share,
-             f"{multi:.1%}"),
+            (f"urgent share of every length band within {t.max_band_ratio:g}x", ratio <= t.max_band_ratio,
+             f"worst {ratio:.2f}x"),
+            (f"rows of 80-800 characters >= {t.min_mid_long}", mid_long >= t.min_mid_long, str(mid_long)),
+            (f"traditional characters >= {t.min_traditional_share:.0%}", traditional >= t.min_traditional_share,
+             f"{traditional:.1%}"),
+            (f"minimal pairs >= {t.min_pairs}", self.pairs() >= t.min_pairs, str(self.pairs())),
+            (f"two+ touchpoints {t.multi_touchpoint_share[0]:.0%}-{t.multi_touchpoint_share[1]:.0%}",
+             t.multi_touchpoint_share[0] <= multi <= t.multi_touchpoint_share[1], f"{multi:.1%}"),
             (f"augmented <= {t.max_augmented_share:.0%}", aug <= t.max_augmented_share, f"{aug:.1%}"),
             (f"near-duplicate rate <= {t.max_near_duplicate_rate:.0%}",
              self.near_dup_rate <= t.max_near_duplicate_rate, f"{self.near_dup_rate:.2%}"),
@@ -131,6 +170,8 @@ def render_report(report: CorpusReport) -> str:
     for i, j in report.near_dup_pairs[:10]:
         a, b = report.rows[i], report.rows[j]
         lines.append(f"  {a.file}:{a.line} ~ {b.file}:{b.line}")
+    lines.append("urgent share by length (characters)")
+    lines += [f"  {band:<28}{count:>7}  {share:6.1%}" for band, count, share in report.length_bands()]
     lines.append("minimums")
     for name, met, measured in report.minimums():
         lines.append(f"  [{'ok' if met else 'NO'}] {name:<34} {measured}")

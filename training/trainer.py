@@ -79,6 +79,33 @@ def _collate(ids: list[list[int]], sentence_ids: list[list[int]], targets: dict[
     return {"input_ids": input_ids, "attention_mask": mask, "sentence_ids": sentences, **batch}
 
 
+def _frozen_states(model: MultiTaskModel, ids: list[list[int]], n_layers: int, pad: int, progress: bool,
+                   batch_size: int = 64) -> list[torch.Tensor]:
+    """Each training text's token states above the frozen layers, computed once for all epochs."""
+    model.eval()
+    out: list[torch.Tensor | None] = [None] * len(ids)
+    order = sorted(range(len(ids)), key=lambda i: len(ids[i]))
+    with torch.no_grad():
+        for start in tqdm(range(0, len(order), batch_size), desc=f"encoding through the {n_layers} frozen layers",
+                          disable=not progress, unit="batch"):
+            index = order[start:start + batch_size]
+            width = max(len(ids[i]) for i in index)
+            input_ids = torch.tensor([ids[i] + [pad] * (width - len(ids[i])) for i in index])
+            mask = torch.tensor([[1] * len(ids[i]) + [0] * (width - len(ids[i])) for i in index])
+            states = model.lower_states(input_ids, mask, n_layers)
+            for row, i in enumerate(index):
+                out[i] = states[row, :len(ids[i])].clone()
+    return out  # type: ignore[return-value]
+
+
+def _padded(states: list[torch.Tensor], index: list[int]) -> torch.Tensor:
+    width = max(len(states[i]) for i in index)
+    out = torch.zeros(len(index), width, states[index[0]].shape[-1])
+    for row, i in enumerate(index):
+        out[row, :len(states[i])] = states[i]
+    return out
+
+
 def _optimizer(model: MultiTaskModel, args: TrainArgs) -> torch.optim.Optimizer:
     no_decay = ("bias", "LayerNorm", "layer_norm", "ln")
     groups: dict[tuple[float, float], list] = {}
@@ -168,6 +195,8 @@ def _fine_tune(args: TrainArgs, config: ClassifierConfig, datasets: dict, splits
         _truncate_layers(model, args.num_layers)
     if args.freeze_embeddings:
         model.freeze_word_embeddings()
+    if args.freeze_layers:
+        model.freeze_lower_layers(args.freeze_layers)
     dev_targets = label_targets(datasets["dev"])
     train_ds = tokenize_dataset(datasets["train"], tokenizer, args.max_length)
     ids, sentence_ids = train_ds["input_ids"], train_ds["sentence_ids"]
@@ -187,6 +216,7 @@ def _fine_tune(args: TrainArgs, config: ClassifierConfig, datasets: dict, splits
     started = time.monotonic()
     deadline = started + 60 * args.max_minutes if args.max_minutes else None
     pad = tokenizer.pad_token_id or 0
+    frozen = _frozen_states(model, ids, args.freeze_layers, pad, progress) if args.freeze_layers else None
     while state["epoch"] < args.epochs and state["bad_epochs"] < args.patience:
         epoch = state["epoch"]
         model.train()
@@ -194,8 +224,15 @@ def _fine_tune(args: TrainArgs, config: ClassifierConfig, datasets: dict, splits
         bar = tqdm(batches, desc=f"epoch {epoch + 1}/{args.epochs}", disable=not progress, unit="step")
         losses = []
         for index in bar:
+            if deadline and time.monotonic() > deadline:
+                break  # mid-epoch: this partial epoch is scored and kept like a whole one
             batch = _collate(ids, sentence_ids, targets, index, pad)
-            loss, parts = loss_fn(model(batch["input_ids"], batch["attention_mask"], batch["sentence_ids"]), batch)
+            if frozen is not None:  # only the layers above the frozen ones run, forward and backward
+                logits = model.forward_from(_padded(frozen, index), batch["attention_mask"], batch["sentence_ids"],
+                                            args.freeze_layers)
+            else:
+                logits = model(batch["input_ids"], batch["attention_mask"], batch["sentence_ids"])
+            loss, parts = loss_fn(logits, batch)
             loss.backward()
             torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
             optimizer.step()
