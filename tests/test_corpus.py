@@ -64,7 +64,7 @@ def test_check_counts_and_exit_codes(tmp_path, sample_corpus):
     result = runner.invoke(app, ["data", "check", str(sample_corpus)])
     assert result.exit_code == 0, result.output
     assert "urgent reasons" in result.output and "near-duplicate rate" in result.output
-    assert "[NO] rows >= 5000" in result.output
+    assert "[NO] rows >= 12000" in result.output and "urgent share by length" in result.output
     strict = runner.invoke(app, ["data", "check", "--strict", str(sample_corpus)])
     assert strict.exit_code == 1
     broken = write_jsonl(tmp_path / "broken" / "b.jsonl", [{**SAMPLE_ROWS[0], "urgency": "later"}])
