@@ -46,6 +46,15 @@ def _text(value: Any) -> str:
     return str(value)
 
 
+# OWASP's CSV-injection advice: a cell that starts with one of these is read as a formula by spreadsheets
+FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
+
+
+def _csv_safe(text: str) -> str:
+    """A text cell that a spreadsheet shows as text: a leading formula character is escaped with a quote."""
+    return "'" + text if text.startswith(FORMULA_STARTS) else text
+
+
 def _json_default(value: Any) -> Any:
     if isinstance(value, (dt.datetime, dt.date, dt.time)):
         return value.isoformat()
@@ -129,7 +138,8 @@ class CsvSink(_AppendSink):
 
     def write(self, chunk, scores) -> None:
         extra = [name for name, _ in self.appended]
-        rows = [[_text(v) for v in row] + [_text(s[n]) for n in extra] for row, s in zip(chunk.rows, scores)]
+        rows = [[_csv_safe(_text(v)) for v in row] + [_csv_safe(_text(s[n])) for n in extra]
+                for row, s in zip(chunk.rows, scores)]
         self.file.write(self._encode(rows))
 
 
@@ -175,17 +185,26 @@ class XlsxSink(_AppendSink):
 
     def finish(self) -> None:
         from openpyxl import Workbook
+        from openpyxl.cell import WriteOnlyCell
         from openpyxl.cell.cell import ILLEGAL_CHARACTERS_RE
 
         self.close()
         wb = Workbook(write_only=True)
         ws = wb.create_sheet()
-        ws.append(self.names)
+
+        def cell(value):
+            if not isinstance(value, str):
+                return value
+            # control characters are not allowed in xlsx; they are the one change made to input text. A text
+            # is stored as text, never as a formula, even when it starts with "=" (CSV/formula injection)
+            out = WriteOnlyCell(ws, value=ILLEGAL_CHARACTERS_RE.sub("", value))
+            out.data_type = "s"
+            return out
+
+        ws.append([cell(v) for v in self.names])
         with open(self.target, encoding="utf-8") as staged:
             for line in staged:
-                # control characters are not allowed in xlsx; they are the one change made to input text
-                ws.append([ILLEGAL_CHARACTERS_RE.sub("", v) if isinstance(v, str) else v
-                           for v in map(_unstaged, json.loads(line))])
+                ws.append([cell(v) for v in map(_unstaged, json.loads(line))])
         tmp = self.path.with_name(self.path.name + ".tmp")
         wb.save(tmp)
         os.replace(tmp, self.path)

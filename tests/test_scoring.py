@@ -230,3 +230,21 @@ def test_cli_scores_and_writes_the_summary(tiny_model_dir, tmp_path):
     text = (tmp_path / "out" / "summary.md").read_text(encoding="utf-8")
     assert "rows: 20 (20 scored" in text and "tiny-random-0" in text
     assert len(read_table(tmp_path / "out" / "scored.csv")[1]) == 20
+
+
+@pytest.mark.parametrize("suffix", ["csv", "xlsx"])
+def test_cells_that_start_like_a_formula_stay_text(suffix, classifier, tmp_path):
+    """OWASP CSV injection: nothing a patient wrote may run as a spreadsheet formula."""
+    hostile = ['=HYPERLINK("http://x","点我")', "+1+1 挂号太慢", "-2 医生不耐烦", "@SUM(A1) 护士很好"]
+    rows = [[f"r{i}", "门诊", f"2026-03-0{i + 1}", text] for i, text in enumerate(hostile)]  # 意见 is the text
+    src = write_table(tmp_path / "in.csv", SAMPLE_COLUMNS, rows)
+    run(classifier, src, tmp_path / f"out.{suffix}", chunk_rows=16)
+    if suffix == "csv":
+        _, out = read_table(tmp_path / "out.csv")
+        assert [r[3] for r in out] == ["'" + t for t in hostile]  # escaped with a quote, as OWASP advises
+    else:
+        from openpyxl import load_workbook
+
+        sheet = load_workbook(tmp_path / "out.xlsx").active
+        cells = [row[3] for row in sheet.iter_rows(min_row=2)]
+        assert [c.value for c in cells] == hostile and {c.data_type for c in cells} == {"s"}  # text, not formula
