@@ -43,9 +43,6 @@ class TrainArgs:
     target_review_recall: float = field(default=0.99, metadata={
         "help": "The review threshold (below paging) is the highest value that, with the pages, reaches this "
                 "recall of dev's urgent comments; the band between goes to a person, not to the on-duty staff."})
-    urgent_base_rate: float = field(default=0.05, metadata={
-        "help": "The share of urgent comments in a real inbox, at which dev's urgent precision is also reported "
-                "(the corpus over-samples urgent comments)."})
     real_eval: list[str] = field(default_factory=list, metadata={
         "help": "Labeled real-text file(s), never trained on, scored after calibration (default: "
                 "../shared/eval/real_dev.jsonl when it exists)."})
@@ -74,8 +71,6 @@ class TrainArgs:
             raise ValueError("max_length must be at least 16 tokens")
         if not 0.5 <= self.target_urgent_recall <= self.target_review_recall <= 1:
             raise ValueError("need 0.5 <= target_urgent_recall <= target_review_recall <= 1")
-        if not 0 < self.urgent_base_rate < 1:
-            raise ValueError("urgent_base_rate must be in (0, 1)")
 
     @classmethod
     def from_file(cls, path: Path, **overrides) -> "TrainArgs":
