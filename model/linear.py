@@ -100,13 +100,14 @@ class LinearClassifier(BaseClassifier):
             chunk = list(texts[start:start + batch_size])
             X = self.vectorizer.transform(chunk)
             heads = {name: activate(name, self._logits(X, name)) for name in HEAD_NAMES}
-            for i, text in enumerate(chunk):
-                spans = sentence_spans(text)
-                per_sentence = activate("urgent_reasons", self._logits(
-                    self.vectorizer.transform([text[s:e] for s, e in spans]), "urgent_reasons"))
+            spans = [sentence_spans(text) for text in chunk]
+            sentences = self.vectorizer.transform([t[s:e] for t, sp in zip(chunk, spans) for s, e in sp])
+            reasons = activate("urgent_reasons", self._logits(sentences, "urgent_reasons"))
+            ends = np.cumsum([len(sp) for sp in spans])
+            for i, per_sentence in enumerate(np.split(reasons, ends[:-1])):
                 probs = {k: v[i] for k, v in heads.items()}
                 probs["urgent_reasons"] = per_sentence.max(axis=0)
-                out.append((HeadProbs(**probs, sentence_reasons=per_sentence, sentences=spans), 1))
+                out.append((HeadProbs(**probs, sentence_reasons=per_sentence, sentences=spans[i]), 1))
         return out
 
     def save_pretrained(self, directory: str | Path, *, card: str | None = None) -> Path:

@@ -119,8 +119,7 @@ class Classifier(BaseClassifier):
         return probs
 
     @staticmethod
-    def _pool_windows(per_window: list[dict[str, np.ndarray]], windows: list[Window],
-                      spans: list[tuple[int, int]]) -> HeadProbs:
+    def _pool_windows(per_window: list[dict[str, np.ndarray]], spans: list[tuple[int, int]]) -> HeadProbs:
         """A label present anywhere in a long text counts: max over windows, renormalised for softmax heads;
         a sentence split by a window edge keeps its strongest reading."""
         stacked = {k: np.stack([w[k] for w in per_window]).max(axis=0) for k in HEAD_NAMES}
@@ -144,6 +143,6 @@ class Classifier(BaseClassifier):
                 p = self._calibrated(lg)
                 p["sentence_index"] = lg["sentence_index"]
                 probs.append(p)
-            result.append((self._pool_windows(probs, ws, sp), len(ws)))
+            result.append((self._pool_windows(probs, sp), len(ws)))
             pos += len(ws)
         return result

@@ -165,15 +165,14 @@ def train(args: TrainArgs, *, progress: bool = True) -> TrainResult:
     dev = calibrated_dev_scores(config, splits["dev"], raw_dev.probs, label_targets(datasets["dev"]),
                                 args.target_urgent_recall, args.target_review_recall).metrics
     test = evaluate(classifier, splits["test"]).metrics
-    real = {Path(p).stem: evaluate(classifier, read_corpus([p], tax, require_channel=False, real_text=True)).metrics
-            for p in args.real_eval}
+    real_sets = {Path(p).stem: read_corpus([p], tax, require_channel=False, real_text=True) for p in args.real_eval}
+    real = {name: evaluate(classifier, rows).metrics for name, rows in real_sets.items()}
     compare = {}
     for other_dir in args.compare:  # e.g. the linear baseline, on exactly the same test and real rows
         other = load_classifier(other_dir)
         compare[f"{other.config.arch} test ({Path(other_dir).name})"] = evaluate(other, splits["test"]).metrics
-        for p in args.real_eval:
-            compare[f"{other.config.arch} {Path(p).stem} ({Path(other_dir).name})"] = evaluate(
-                other, read_corpus([p], tax, require_channel=False, real_text=True)).metrics
+        for name, rows in real_sets.items():
+            compare[f"{other.config.arch} {name} ({Path(other_dir).name})"] = evaluate(other, rows).metrics
     config.metrics = {"dev": dev, "test": test, "real": real, "compare": compare,
                       "split_sizes": {k: len(v) for k, v in splits.items()},
                       "history": history,
