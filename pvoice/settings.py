@@ -47,6 +47,10 @@ class Settings(BaseSettings):
     # explain comments that open a case, after the response; it takes the model's time from other requests
     case_evidence: bool = False
     evidence_max_chars: int = 1000  # evidence costs a model pass per word group: longer texts go without
+    evidence_max_texts: int = Field(16, ge=0)  # texts of one /v1/classify request explained; the rest get none
+    # Requests: the key, then the body limit, are checked before a byte of the body is read
+    max_body_bytes: int = Field(10 * 1024 * 1024, ge=1024)  # 256 comments of 5,000 characters fit in 4 MB
+    body_timeout_s: float = Field(15.0, gt=0)  # a client that stops sending its body mid-way is cut off then
     sla_urgent_ack_minutes: float = 30.0
     sla_escalation_minutes: float = 30.0  # time each escalation level has to acknowledge
     sla_complaint_working_days: int = 2

@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import logging
+import traceback
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
+from sqlalchemy.exc import DBAPIError, OperationalError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 log = logging.getLogger("pvoice.errors")
@@ -46,6 +48,20 @@ class NotReady(DomainError):
     code, status = "not_ready", 503
 
 
+class StorageUnavailable(DomainError):
+    """The database refuses writes or cannot be reached (disk full, read-only, down): retry later."""
+
+    code, status = "storage_unavailable", 503
+
+
+class PayloadTooLarge(DomainError):
+    code, status = "too_large", 413
+
+
+class BodyTimeout(DomainError):
+    code, status = "body_timeout", 408
+
+
 class ConfigError(RuntimeError):
     """A configuration the service refuses to start with (routing file, unsafe secrets)."""
 
@@ -81,9 +97,23 @@ def validation_errors(exc: RequestValidationError) -> list[dict]:
     return errors
 
 
-async def _domain_handler(_: Request, exc: DomainError) -> JSONResponse:
-    headers = {"WWW-Authenticate": "Bearer"} if exc.status == 401 else None
+def domain_response(exc: DomainError) -> JSONResponse:
+    headers = {401: {"WWW-Authenticate": "Bearer"}, 503: {"Retry-After": "5"}}.get(exc.status)
     return JSONResponse(error_body(exc.code, exc.message, field=exc.field), status_code=exc.status, headers=headers)
+
+
+def storage_error(exc: DBAPIError) -> StorageUnavailable:
+    # the driver's message can quote the statement's parameters, so only its class is told
+    return StorageUnavailable(f"the database is not accepting work ({type(exc.orig).__name__}); retry later")
+
+
+async def _domain_handler(_: Request, exc: DomainError) -> JSONResponse:
+    return domain_response(exc)
+
+
+async def _storage_handler(_: Request, exc: OperationalError) -> JSONResponse:
+    log.error("database unavailable", extra={"error": type(exc.orig).__name__})
+    return domain_response(storage_error(exc))
 
 
 async def _validation_handler(_: Request, exc: RequestValidationError) -> JSONResponse:
@@ -101,13 +131,22 @@ async def _http_handler(_: Request, exc: StarletteHTTPException) -> JSONResponse
     return JSONResponse(error_body(code, str(exc.detail)), status_code=exc.status_code, headers=exc.headers)
 
 
-async def _unexpected_handler(_: Request, exc: Exception) -> JSONResponse:
-    log.exception("unhandled error", exc_info=exc)
-    return JSONResponse(error_body("internal", "internal error; it has been logged"), status_code=500)
+def internal_error(exc: BaseException, *, request_id: str, route: str) -> JSONResponse:
+    """The last resort, for a bug: logged with the request id and where it happened, never with the
+    exception's message (it may quote a comment or a key)."""
+    if isinstance(exc, OperationalError):
+        return domain_response(storage_error(exc))
+    frames = traceback.format_tb(exc.__traceback__)[-5:]
+    log.error("unhandled error", extra={"request_id": request_id, "route": route, "error": type(exc).__name__,
+                                        "where": "".join(frames)})
+    return JSONResponse(error_body("internal", f"internal error; it has been logged as request {request_id}"),
+                        status_code=500)
 
 
 def install_error_handlers(app: FastAPI) -> None:
+    """Domain, validation, HTTP and database errors; anything else reaches `internal_error` through the
+    request guard (serving/api/guard.py), which keeps the connection open."""
     app.add_exception_handler(DomainError, _domain_handler)
     app.add_exception_handler(RequestValidationError, _validation_handler)
     app.add_exception_handler(StarletteHTTPException, _http_handler)
-    app.add_exception_handler(Exception, _unexpected_handler)
+    app.add_exception_handler(OperationalError, _storage_handler)

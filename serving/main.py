@@ -4,15 +4,16 @@ database (applying or checking migrations), and runs the delivery and SLA worker
 from __future__ import annotations
 
 import logging
-import time
 from contextlib import asynccontextmanager
 
-from fastapi import FastAPI, Request
+from fastapi import FastAPI
 
 from pvoice.labels import load_taxonomy
 from pvoice.settings import Settings, get_settings
 from pvoice.serving.alerts.channels import build_senders, close_senders
 from pvoice.serving.api import ROUTERS
+from pvoice.serving.api.deps import authenticate_header
+from pvoice.serving.api.guard import RequestGuard
 from pvoice.serving.clock import Clock, SystemClock
 from pvoice.serving.db import ensure_schema, make_db_engine, make_session_factory
 from pvoice.serving.errors import ConfigError, install_error_handlers
@@ -90,20 +91,9 @@ def create_app(settings: Settings | None = None, *, clock: Clock | None = None, 
                   description="Classify, store and route patient comments; alert and escalate until someone "
                               "acknowledges. Authenticate with `Authorization: Bearer KEY`.")
     install_error_handlers(app)
+    app.add_middleware(RequestGuard, authenticate=authenticate_header, max_body_bytes=settings.max_body_bytes,
+                       body_timeout_s=settings.body_timeout_s, metrics=lambda: getattr(app.state, "metrics", None))
     for router in ROUTERS:
         app.include_router(router)
-
-    @app.middleware("http")
-    async def observe(request: Request, call_next):
-        start = time.perf_counter()
-        response = await call_next(request)
-        elapsed = time.perf_counter() - start
-        route = getattr(request.scope.get("route"), "path", "unmatched")
-        metrics = getattr(request.app.state, "metrics", None)
-        if metrics is not None:
-            metrics.latency.labels(request.method, route, str(response.status_code)).observe(elapsed)
-        log.info("request", extra={"method": request.method, "route": route, "status": response.status_code,
-                                   "ms": round(elapsed * 1000, 2), "actor": getattr(request.state, "actor", None)})
-        return response
 
     return app

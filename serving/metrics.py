@@ -40,6 +40,8 @@ class Metrics:
         r = self.registry
         self.latency = Histogram("pvoice_request_seconds", "Request latency", ["method", "route", "status"],
                                  buckets=LATENCY_BUCKETS, registry=r)
+        self.server_errors = Counter("pvoice_server_errors", "Responses with a status of 500 or more",
+                                     ["route", "status"], registry=r)
         self.predictions = Counter("pvoice_predictions", "Predicted labels", ["head", "label"], registry=r)
         self.model_calls = Counter("pvoice_model_calls", "Batched model calls", registry=r)
         self.batch_texts = Histogram("pvoice_model_batch_texts", "Texts per model call",

@@ -50,15 +50,24 @@ def get_metrics(request: Request) -> Metrics:
 MetricsDep = Annotated[Metrics, Depends(get_metrics)]
 
 
-def get_current_key(
-    request: Request, ctx: ContextDep,
-    credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
-) -> Principal:
-    if credentials is None or credentials.scheme.lower() != "bearer" or not credentials.credentials:
+def authenticate_header(app, header: str | None) -> Principal:
+    """The key holder of an `Authorization: Bearer KEY` header, or Unauthorized; the request guard calls it
+    before the body is read."""
+    scheme, _, key = (header or "").partition(" ")
+    if scheme.lower() != "bearer" or not key.strip():
         raise Unauthorized("missing API key: send 'Authorization: Bearer KEY'")
+    ctx: ServiceContext = app.state.ctx
     with ctx.factory() as session:
-        principal = authenticate(session, key=credentials.credentials, pepper=ctx.settings.api_key_pepper)
-    request.state.actor = principal.actor  # for the request log
+        return authenticate(session, key=key.strip(), pepper=ctx.settings.api_key_pepper)
+
+
+def get_current_key(
+    request: Request, _credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
+) -> Principal:
+    # the guard has checked the key of every /v1/ request; `_bearer` only declares the scheme in the OpenAPI
+    principal = getattr(request.state, "principal", None)
+    if principal is None:
+        raise Unauthorized("missing API key: send 'Authorization: Bearer KEY'")
     return principal
 
 

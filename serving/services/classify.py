@@ -6,7 +6,7 @@ import asyncio
 from dataclasses import dataclass
 
 from pvoice.model.results import Prediction
-from pvoice.serving.services.batcher import MicroBatcher
+from pvoice.serving.services.batcher import CLASSIFY, MicroBatcher
 
 SEPARATOR = "\n…\n"
 
@@ -79,14 +79,18 @@ def evidence_dict(pred: Prediction, prepared: Prepared) -> dict[str, list[dict]]
 
 
 async def classify_texts(batcher: MicroBatcher, texts: list[str], *, max_chars: int, evidence: bool,
-                         evidence_max_chars: int) -> list[tuple[Prepared, Prediction]]:
-    """Predictions in input order; evidence (when asked) only for texts up to `evidence_max_chars`, since
-    occlusion costs about fifty model passes per text and a long one would hold up everyone's batch."""
+                         evidence_max_chars: int, evidence_max_texts: int | None = None, priority: int = CLASSIFY
+                         ) -> list[tuple[Prepared, Prediction]]:
+    """Predictions in input order. Evidence (when asked) only for texts up to `evidence_max_chars`, and for at
+    most `evidence_max_texts` of them: occlusion costs about fifty model passes per text, and one request must
+    not buy minutes of the model that every other request shares."""
     prepared = [prepare(t, max_chars) for t in texts]
-    explain = [evidence and len(p.original) <= evidence_max_chars for p in prepared]
-    groups = {flag: [i for i, e in enumerate(explain) if e is flag] for flag in (False, True)}
+    short = [i for i, p in enumerate(prepared) if evidence and len(p.original) <= evidence_max_chars]
+    explained = set(short[:evidence_max_texts] if evidence_max_texts is not None else short)
+    groups = {flag: [i for i in range(len(texts)) if (i in explained) is flag] for flag in (False, True)}
     answers = await asyncio.gather(*[
-        batcher.predict([prepared[i].model_text for i in idx], evidence=flag) for flag, idx in groups.items()])
+        batcher.predict([prepared[i].model_text for i in idx], evidence=flag, priority=priority)
+        for flag, idx in groups.items()])
     preds: list[Prediction | None] = [None] * len(texts)
     for idx, answer in zip(groups.values(), answers):
         for i, pred in zip(idx, answer):

@@ -70,40 +70,56 @@ def _suggestion(pred: Prediction, prepared: Prepared, now: datetime) -> Suggesti
         review_reasons=pred.review_reasons, created_at=now)
 
 
-def store_comment(ctx: ServiceContext, *, item: NewComment, prepared: Prepared, pred: Prediction, who: Principal
-                  ) -> Ingested:
-    """One transaction: comment, suggestion, case, timeline, timers and alerts, or nothing."""
-    now = ctx.clock.now()
+def _add_comment(session: Session, ctx: ServiceContext, *, item: NewComment, prepared: Prepared, pred: Prediction,
+                 who: Principal, now: datetime) -> Ingested:
+    comment = Comment(
+        external_id=item.external_id, text=item.text, channel=item.channel,
+        received_at=_aware(item.received_at, ctx.settings.timezone), department=item.department,
+        ward=item.ward, truncated=prepared.truncated, created_at=now, created_by=who.actor,
+        patient_hash=hash_patient_ref(item.patient_ref, ctx.settings.patient_ref_salt) if item.patient_ref else None,
+    )
+    session.add(comment)
+    session.flush()
+    suggestion = _suggestion(pred, prepared, now)
+    suggestion.comment_id = comment.id
+    session.add(suggestion)
+    session.flush()
+    comment.suggestion = suggestion
+    open_case(session, ctx, comment=comment, suggestion=suggestion, now=now)
+    praise_to = forward_praise(session, ctx, comment=comment, suggestion=suggestion, now=now)
+    session.flush()
+    return Ingested(_loaded(session, comment.id), True, praise_to)
+
+
+def store_comments(ctx: ServiceContext, *, items: list[tuple[NewComment, Prepared, Prediction]], who: Principal
+                   ) -> list[Ingested]:
+    """One transaction for the whole list: every comment with its suggestion, case, timeline, timers and
+    alerts, or nothing (a client retrying a failed list must not find half of it stored).
+
+    An external id already stored, or repeated within the list, returns the stored comment with
+    `created=False`."""
     try:
-        with transaction(ctx.factory) as session:
-            if item.external_id and (found := find_existing(session, external_ids=[item.external_id])):
-                return Ingested(found[item.external_id], False, [])
-            comment = Comment(
-                external_id=item.external_id, text=item.text, channel=item.channel,
-                received_at=_aware(item.received_at, ctx.settings.timezone), department=item.department,
-                ward=item.ward, truncated=prepared.truncated, created_at=now, created_by=who.actor,
-                patient_hash=hash_patient_ref(item.patient_ref, ctx.settings.patient_ref_salt)
-                if item.patient_ref else None,
-            )
-            session.add(comment)
-            session.flush()
-            suggestion = _suggestion(pred, prepared, now)
-            suggestion.comment_id = comment.id
-            session.add(suggestion)
-            session.flush()
-            comment.suggestion = suggestion
-            open_case(session, ctx, comment=comment, suggestion=suggestion, now=now)
-            praise_to = forward_praise(session, ctx, comment=comment, suggestion=suggestion, now=now)
-            session.flush()
-            comment = _loaded(session, comment.id)
-        return Ingested(comment, True, praise_to)
+        return _store_once(ctx, items=items, who=who)
     except IntegrityError:
-        # the same external_id committed by a concurrent request: that one is the stored result
-        with ctx.factory() as session:
-            found = find_existing(session, external_ids=[item.external_id] if item.external_id else [])
-        if item.external_id in found:
-            return Ingested(found[item.external_id], False, [])
-        raise
+        # an external id committed meanwhile by a concurrent request: once more, and that one is found stored
+        return _store_once(ctx, items=items, who=who)
+
+
+def _store_once(ctx: ServiceContext, *, items: list[tuple[NewComment, Prepared, Prediction]], who: Principal
+                ) -> list[Ingested]:
+    now = ctx.clock.now()
+    with transaction(ctx.factory) as session:
+        known = find_existing(session, external_ids=[i.external_id for i, _, _ in items if i.external_id])
+        out: list[Ingested] = []
+        for item, prepared, pred in items:
+            if item.external_id in known:
+                out.append(Ingested(known[item.external_id], False, []))
+                continue
+            stored = _add_comment(session, ctx, item=item, prepared=prepared, pred=pred, who=who, now=now)
+            if item.external_id:
+                known[item.external_id] = stored.comment
+            out.append(stored)
+    return out
 
 
 def store_evidence(ctx: ServiceContext, items: list[tuple[int, dict]]) -> None:

@@ -10,9 +10,9 @@ from starlette.concurrency import run_in_threadpool
 
 from pvoice.model.results import Prediction
 from pvoice.serving.services.auth import Principal
-from pvoice.serving.services.batcher import MicroBatcher
+from pvoice.serving.services.batcher import INGEST, MicroBatcher
 from pvoice.serving.services.classify import Prepared, classify_texts, evidence_dict
-from pvoice.serving.services.comments import Ingested, NewComment, find_existing, store_comment, store_evidence
+from pvoice.serving.services.comments import Ingested, NewComment, find_existing, store_comments, store_evidence
 from pvoice.serving.services.context import ServiceContext
 
 log = logging.getLogger("pvoice.ingest")
@@ -31,20 +31,22 @@ def _lookup(ctx: ServiceContext, external_ids: list[str]) -> dict:
 
 async def ingest_comments(ctx: ServiceContext, *, batcher: MicroBatcher, items: list[NewComment], who: Principal,
                           on_prediction: Callable[[Prediction], None] = lambda _: None) -> IngestResult:
+    """Classify the comments not stored yet, then store the whole list in one transaction."""
     known = await run_in_threadpool(_lookup, ctx, [c.external_id for c in items if c.external_id])
     fresh = [i for i, c in enumerate(items) if c.external_id not in known]
     classified = await classify_texts(batcher, [items[i].text for i in fresh], max_chars=ctx.settings.max_text_chars,
-                                      evidence=False, evidence_max_chars=ctx.settings.evidence_max_chars)
-    stored: dict[int, Ingested] = {}
-    to_explain = []
-    for i, (prepared, pred) in zip(fresh, classified):
+                                      evidence=False, evidence_max_chars=ctx.settings.evidence_max_chars,
+                                      priority=INGEST)
+    for _, pred in classified:
         on_prediction(pred)
-        stored[i] = await run_in_threadpool(store_comment, ctx, item=items[i], prepared=prepared, pred=pred, who=who)
-        if (stored[i].created and stored[i].comment.case is not None
-                and len(prepared.original) <= ctx.settings.evidence_max_chars):
-            to_explain.append((stored[i].comment.id, prepared))
+    stored = await run_in_threadpool(store_comments, ctx, who=who, items=[
+        (items[i], prepared, pred) for i, (prepared, pred) in zip(fresh, classified)])
     ctx.notify()
-    results = [stored[i] if i in stored else Ingested(known[item.external_id], False, [])
+    by_index = dict(zip(fresh, stored))
+    to_explain = [(by_index[i].comment.id, prepared) for i, (prepared, _) in zip(fresh, classified)
+                  if by_index[i].created and by_index[i].comment.case is not None
+                  and len(prepared.original) <= ctx.settings.evidence_max_chars]
+    results = [by_index[i] if i in by_index else Ingested(known[item.external_id], False, [])
                for i, item in enumerate(items)]
     return IngestResult(results, to_explain)
 

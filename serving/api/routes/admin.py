@@ -6,6 +6,7 @@ from fastapi import APIRouter
 
 from pvoice.serving.api.deps import Allowed, ContextDep, SessionDep
 from pvoice.serving.api.schemas import KeyCreate, KeyCreated, KeyPublic, RoutingReloaded
+from pvoice.serving.api.schemas.common import PathId
 from pvoice.serving.api.views import key_public
 from pvoice.serving.db.engine import transaction
 from pvoice.serving.errors import InvalidInput
@@ -32,7 +33,7 @@ def add_key(body: KeyCreate, ctx: ContextDep, who: Allowed(Perm.keys_manage)) ->
 
 
 @router.delete("/keys/{key_id}", response_model=KeyPublic)
-def delete_key(key_id: int, ctx: ContextDep, who: Allowed(Perm.keys_manage)) -> KeyPublic:
+def delete_key(key_id: PathId, ctx: ContextDep, who: Allowed(Perm.keys_manage)) -> KeyPublic:
     """Revoke a key: it stops working at once and stays listed."""
     now = ctx.clock.now()
     with transaction(ctx.factory) as session:

@@ -8,6 +8,7 @@ from fastapi import APIRouter, Query
 
 from pvoice.serving.api.deps import Allowed, ContextDep, SessionDep
 from pvoice.serving.api.schemas import AlertPublic, AlertsPublic
+from pvoice.serving.api.schemas.common import Offset, PathId, QueryId
 from pvoice.serving.api.views import alert_public
 from pvoice.serving.db.engine import transaction
 from pvoice.serving.services.auth import Perm
@@ -21,16 +22,16 @@ router = APIRouter(prefix="/v1/alerts", tags=["alerts"])
 def read_alerts(
     session: SessionDep, _: Allowed(Perm.alerts_read),
     status: Literal["pending", "sending", "delivered", "failed", "dead"] | None = None,
-    case_id: int | None = None,
+    case_id: QueryId | None = None,
     limit: Annotated[int, Query(ge=1, le=500)] = 100,
-    offset: Annotated[int, Query(ge=0)] = 0,
+    offset: Offset = 0,
 ) -> AlertsPublic:
     rows, count = list_alerts(session, status=status, case_id=case_id, limit=limit, offset=offset)
     return AlertsPublic(items=[alert_public(r) for r in rows], count=count)
 
 
 @router.post("/{alert_id}/retry", response_model=AlertPublic)
-def retry(alert_id: int, ctx: ContextDep, who: Allowed(Perm.alerts_retry)) -> AlertPublic:
+def retry(alert_id: PathId, ctx: ContextDep, who: Allowed(Perm.alerts_retry)) -> AlertPublic:
     now = ctx.clock.now()
     with transaction(ctx.factory) as session:
         row = retry_alert(session, alert_id=alert_id, now=now)

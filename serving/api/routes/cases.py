@@ -9,6 +9,7 @@ from fastapi import APIRouter, Query
 
 from pvoice.serving.api.deps import Allowed, ContextDep, SessionDep
 from pvoice.serving.api.schemas import CaseAck, CaseDetail, CaseReassign, CaseResolve, CasesPublic
+from pvoice.serving.api.schemas.common import Instant, Limited, Offset, PathId
 from pvoice.serving.api.views import case_detail, case_public
 from pvoice.serving.db.engine import transaction
 from pvoice.serving.services import cases as service
@@ -16,7 +17,6 @@ from pvoice.serving.services.auth import Perm
 from pvoice.serving.services.outbox import list_alerts
 
 router = APIRouter(prefix="/v1/cases", tags=["cases"])
-Limited = Annotated[str | None, Query(max_length=100)]
 
 
 @router.get("", response_model=CasesPublic)
@@ -25,12 +25,12 @@ def list_cases(
     status: Literal["open", "acknowledged", "resolved"] | None = None,
     urgency: Literal["urgent", "complaint"] | None = None,
     touchpoint: Limited = None, department: Limited = None, assignee: Limited = None,
-    created_from: Annotated[datetime | None, Query(description="Cases created at or after (ISO 8601).")] = None,
-    created_to: Annotated[datetime | None, Query(description="Cases created before (ISO 8601).")] = None,
+    created_from: Annotated[Instant | None, Query(description="Cases created at or after (ISO 8601).")] = None,
+    created_to: Annotated[Instant | None, Query(description="Cases created before (ISO 8601).")] = None,
     needs_review: Annotated[bool | None, Query(description="Only cases in (true) or out of (false) the review "
                                                            "band: complaints that may be urgent.")] = None,
     limit: Annotated[int, Query(ge=1, le=200)] = 50,
-    offset: Annotated[int, Query(ge=0)] = 0,
+    offset: Offset = 0,
 ) -> CasesPublic:
     filters = service.CaseFilter(status=status, urgency=urgency, touchpoint=touchpoint, department=department,
                                  assignee=assignee, created_from=_utc(created_from), created_to=_utc(created_to),
@@ -52,7 +52,7 @@ def _detail(session, case_id: int, who) -> CaseDetail:
 
 
 @router.get("/{case_id}", response_model=CaseDetail)
-def read_case(case_id: int, session: SessionDep, who: Allowed(Perm.cases_read)) -> CaseDetail:
+def read_case(case_id: PathId, session: SessionDep, who: Allowed(Perm.cases_read)) -> CaseDetail:
     return _detail(session, case_id, who)
 
 
@@ -65,16 +65,16 @@ def _act(ctx, case_id: int, who, action, **kwargs) -> CaseDetail:
 
 
 @router.post("/{case_id}/ack", response_model=CaseDetail)
-def acknowledge(case_id: int, ctx: ContextDep, who: Allowed(Perm.cases_work), body: CaseAck | None = None
+def acknowledge(case_id: PathId, ctx: ContextDep, who: Allowed(Perm.cases_work), body: CaseAck | None = None
                 ) -> CaseDetail:
     return _act(ctx, case_id, who, service.acknowledge, note=body.note if body else "")
 
 
 @router.post("/{case_id}/resolve", response_model=CaseDetail)
-def resolve(case_id: int, body: CaseResolve, ctx: ContextDep, who: Allowed(Perm.cases_work)) -> CaseDetail:
+def resolve(case_id: PathId, body: CaseResolve, ctx: ContextDep, who: Allowed(Perm.cases_work)) -> CaseDetail:
     return _act(ctx, case_id, who, service.resolve, note=body.note)
 
 
 @router.post("/{case_id}/reassign", response_model=CaseDetail)
-def reassign(case_id: int, body: CaseReassign, ctx: ContextDep, who: Allowed(Perm.cases_work)) -> CaseDetail:
+def reassign(case_id: PathId, body: CaseReassign, ctx: ContextDep, who: Allowed(Perm.cases_work)) -> CaseDetail:
     return _act(ctx, case_id, who, service.reassign, assignee=body.assignee, note=body.note)

@@ -17,7 +17,8 @@ async def classify(body: ClassifyRequest, ctx: ContextDep, batcher: BatcherDep, 
                    _: Allowed(Perm.classify)) -> dict:
     evidence = ctx.settings.classify_evidence if body.evidence is None else body.evidence
     results = await classify_texts(batcher, body.texts, max_chars=ctx.settings.max_text_chars,
-                                   evidence=evidence, evidence_max_chars=ctx.settings.evidence_max_chars)
+                                   evidence=evidence, evidence_max_chars=ctx.settings.evidence_max_chars,
+                                   evidence_max_texts=ctx.settings.evidence_max_texts)
     for _prepared, pred in results:
         metrics.count_prediction(pred)
     # a text too long to explain still carries `evidence`, empty, so clients see one shape

@@ -8,6 +8,7 @@ from pvoice.serving.api.deps import Allowed, ContextDep, MetricsDep, BatcherDep,
 from pvoice.serving.api.schemas import (
     CommentLabels, CommentPublic, CommentsCreate, CommentsResponse, LabelsCreate,
 )
+from pvoice.serving.api.schemas.common import PathId
 from pvoice.serving.api.views import comment_public, comment_result, response_public, suggestion_public
 from pvoice.serving.db.engine import transaction
 from pvoice.serving.services.auth import Perm
@@ -30,19 +31,19 @@ async def create_comments(body: CommentsCreate, ctx: ContextDep, batcher: Batche
 
 
 @router.get("/{comment_id}", response_model=CommentPublic)
-def read_comment(comment_id: int, session: SessionDep, who: Allowed(Perm.comments_read)) -> CommentPublic:
+def read_comment(comment_id: PathId, session: SessionDep, who: Allowed(Perm.comments_read)) -> CommentPublic:
     return comment_public(get_comment(session, comment_id=comment_id), who)
 
 
 @router.get("/{comment_id}/labels", response_model=CommentLabels)
-def read_labels(comment_id: int, session: SessionDep, _: Allowed(Perm.comments_read)) -> CommentLabels:
+def read_labels(comment_id: PathId, session: SessionDep, _: Allowed(Perm.comments_read)) -> CommentLabels:
     comment = get_comment(session, comment_id=comment_id)
     return CommentLabels(comment_id=comment.id, suggestion=suggestion_public(comment.suggestion),
                          responses=[response_public(r) for r in comment.responses])
 
 
 @router.post("/{comment_id}/labels", response_model=CommentLabels, status_code=201)
-def create_labels(comment_id: int, body: LabelsCreate, ctx: ContextDep, who: Allowed(Perm.labels_write)
+def create_labels(comment_id: PathId, body: LabelsCreate, ctx: ContextDep, who: Allowed(Perm.labels_write)
                   ) -> CommentLabels:
     with transaction(ctx.factory) as session:
         add_labels(session, comment_id=comment_id, labels=Labels(**body.model_dump()), taxonomy=ctx.taxonomy,

@@ -8,6 +8,7 @@ from prometheus_client import CONTENT_TYPE_LATEST
 from sqlalchemy import text
 
 from pvoice.serving.api.deps import ContextDep, MetricsDep
+from pvoice.serving.db.engine import transaction
 from pvoice.serving.db.migrate import current_revision, head_revision
 
 router = APIRouter(tags=["operations"])
@@ -18,19 +19,26 @@ def healthz() -> dict:
     return {"status": "ok"}
 
 
+def _probe_write(ctx) -> None:
+    """A real committed write, of the same value: a full disk, a read-only file or a read-only replica fails
+    it, where a SELECT would still pass."""
+    with transaction(ctx.factory) as session:
+        session.execute(text("UPDATE alembic_version SET version_num = version_num"))
+
+
 @router.get("/readyz")
 def readyz(request: Request, ctx: ContextDep) -> JSONResponse:
     checks: dict[str, str] = {}
     batcher = getattr(request.app.state, "batcher", None)
     checks["model"] = f"ok ({batcher.model_version})" if batcher is not None else "not loaded"
     try:
-        with ctx.factory() as session:
-            session.execute(text("SELECT 1"))
-        checks["database"] = "ok"
         current, head = current_revision(ctx.factory.kw["bind"]), head_revision()
         checks["migrations"] = "ok" if current == head else f"at {current}, need {head}"
+        _probe_write(ctx)
+        checks["database"] = "ok (writable)"
     except Exception as error:  # noqa: BLE001 - readiness reports, it does not raise
-        checks["database"] = f"unreachable: {type(error).__name__}"
+        cause = getattr(error, "orig", None) or error
+        checks["database"] = f"not writable: {type(cause).__name__}"
         checks.setdefault("migrations", "unknown")
     ready = all(v.startswith("ok") for v in checks.values())
     return JSONResponse({"status": "ready" if ready else "not ready", "checks": checks},

@@ -8,6 +8,8 @@ from typing import Annotated, Literal
 
 from pydantic import BaseModel, Field, StringConstraints
 
+from pvoice.serving.api.schemas.common import InputModel
+
 
 class AlertPublic(BaseModel):
     id: int
@@ -39,7 +41,7 @@ class RoutingReloaded(BaseModel):
     routes: int
 
 
-class KeyCreate(BaseModel):
+class KeyCreate(InputModel):
     role: Literal["intake", "agent", "manager", "admin"]
     name: Annotated[str, StringConstraints(strip_whitespace=True, max_length=100)] = ""
 

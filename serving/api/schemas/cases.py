@@ -8,7 +8,7 @@ from pydantic import BaseModel, Field
 
 from pvoice.serving.api.schemas.alerts import AlertPublic
 from pvoice.serving.api.schemas.comments import CommentPublic, LabelSet
-from pvoice.serving.api.schemas.common import Note, ShortStr
+from pvoice.serving.api.schemas.common import InputModel, Note, ShortStr
 
 
 class Suggested(LabelSet):
@@ -57,14 +57,14 @@ class CasesPublic(BaseModel):
     count: int = Field(description="All cases matching the filters, not only this page.")
 
 
-class CaseAck(BaseModel):
+class CaseAck(InputModel):
     note: Note = ""
 
 
-class CaseResolve(BaseModel):
+class CaseResolve(InputModel):
     note: Note = Field(min_length=1, description="The resolution: what was done or answered.")
 
 
-class CaseReassign(BaseModel):
+class CaseReassign(InputModel):
     assignee: ShortStr = Field(description="A person id of the routing file.")
     note: Note = ""

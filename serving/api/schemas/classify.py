@@ -6,10 +6,10 @@ from typing import Annotated
 
 from pydantic import BaseModel, Field, field_validator
 
-from pvoice.serving.api.schemas.common import MAX_TEXTS, Text
+from pvoice.serving.api.schemas.common import MAX_TEXTS, InputModel, Text
 
 
-class ClassifyRequest(BaseModel):
+class ClassifyRequest(InputModel):
     texts: Annotated[list[Text], Field(min_length=1, max_length=MAX_TEXTS)] = Field(
         description=f"One text or a list of at most {MAX_TEXTS}; texts over 5,000 characters are read by head "
                     "and tail and flagged `truncated`.")

@@ -7,13 +7,13 @@ from typing import Annotated
 
 from pydantic import BaseModel, Field, StringConstraints, field_validator
 
-from pvoice.serving.api.schemas.common import MAX_TEXTS, Channel, ShortStr, Text
+from pvoice.serving.api.schemas.common import MAX_TEXTS, Channel, InputModel, Instant, ShortStr, Text
 
 
-class CommentCreate(BaseModel):
+class CommentCreate(InputModel):
     text: Text
     channel: Channel
-    received_at: datetime = Field(description="ISO 8601; without a zone it is read in PVOICE_TIMEZONE.")
+    received_at: Instant = Field(description="ISO 8601; without a zone it is read in PVOICE_TIMEZONE.")
     department: ShortStr | None = None
     ward: ShortStr | None = None
     external_id: Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=200)] | None = (
@@ -22,7 +22,7 @@ class CommentCreate(BaseModel):
         None, description="Stored only as a salted hash, to link a patient's comments.")
 
 
-class CommentsCreate(BaseModel):
+class CommentsCreate(InputModel):
     comments: Annotated[list[CommentCreate], Field(min_length=1, max_length=MAX_TEXTS,
                                                    description=f"One comment or a list of at most {MAX_TEXTS}.")]
 

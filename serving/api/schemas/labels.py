@@ -8,12 +8,12 @@ from typing import Annotated
 from pydantic import BaseModel, Field, StringConstraints
 
 from pvoice.serving.api.schemas.comments import LabelSet
-from pvoice.serving.api.schemas.common import Note
+from pvoice.serving.api.schemas.common import InputModel, Note
 
 LabelId = Annotated[str, StringConstraints(max_length=32)]
 
 
-class LabelsCreate(BaseModel):
+class LabelsCreate(InputModel):
     touchpoints: Annotated[list[LabelId], Field(min_length=1, max_length=20)]
     aspects: dict[LabelId, LabelId] = Field(description="Sentiment per touchpoint; keys equal `touchpoints`.")
     sentiment: LabelId
