@@ -20,6 +20,7 @@ from sklearn.linear_model import LogisticRegression
 from pvoice.labels import HEAD_NAMES, activate
 from pvoice.model.base import BaseClassifier
 from pvoice.model.config import ClassifierConfig
+from pvoice.model.files import make_private
 from pvoice.model.decisions import HeadProbs
 from pvoice.model.sentences import sentence_spans
 
@@ -120,7 +121,7 @@ class LinearClassifier(BaseClassifier):
         self.config.save(directory)
         if card is not None:
             (directory / "README.md").write_text(card, encoding="utf-8")
-        return directory
+        return make_private(directory)
 
     @classmethod
     def from_pretrained(cls, directory: str | Path) -> "LinearClassifier":

@@ -16,6 +16,7 @@ from transformers.utils import logging as hf_logging
 from pvoice.labels import HEAD_NAMES, SOFTMAX_HEADS, activate
 from pvoice.model.base import BaseClassifier
 from pvoice.model.config import ClassifierConfig, ModelFormatError
+from pvoice.model.files import make_private
 from pvoice.model.decisions import HeadProbs
 from pvoice.model.modeling import MultiTaskModel
 from pvoice.model.sentences import encode_with_sentences
@@ -71,6 +72,7 @@ class Classifier(BaseClassifier):
         self.config.save(tmp)
         if card is not None:
             (tmp / "README.md").write_text(card, encoding="utf-8")
+        make_private(tmp)
         shutil.rmtree(directory, ignore_errors=True)
         tmp.rename(directory)  # a reader never sees a half-written model
         return directory

@@ -57,6 +57,12 @@ def test_save_load_round_trip_gives_identical_probabilities(clf, tmp_path):
     assert after.urgency_probabilities == before.urgency_probabilities
 
 
+def test_a_saved_model_is_readable_by_its_owner_only(clf, tmp_path):
+    saved = clf.save_pretrained(tmp_path / "private")
+    modes = {p: p.stat().st_mode & 0o777 for p in [saved, *saved.rglob("*")]}
+    assert modes and all(mode & 0o077 == 0 for mode in modes.values()), modes
+
+
 def test_thresholds_and_temperatures_from_config_drive_decisions(clf, tmp_path):
     path = clf.save_pretrained(tmp_path / "m")
     raw = json.loads((path / CONFIG_NAME).read_text())
