@@ -32,8 +32,23 @@ def comment_result(comment: Comment, *, created: bool, praise_to: list[str]) -> 
                          case=case_brief(comment.case) if comment.case else None, praise_forwarded_to=praise_to)
 
 
+def _for(who: Principal | None, text: str | None) -> str | None:
+    """Free text as the role may read it: raw for roles with pii:read, masked for the rest (and for no one known)."""
+    if not text or (who is not None and who.can(Perm.pii_read)):
+        return text
+    return mask_pii(text)
+
+
+# staff write these in case events; a note can repeat the patient's number or name just as the comment does
+_EVENT_TEXTS = ("note",)
+
+
+def _event_detail(detail: dict, who: Principal) -> dict:
+    return {k: _for(who, v) if k in _EVENT_TEXTS and isinstance(v, str) else v for k, v in (detail or {}).items()}
+
+
 def comment_public(comment: Comment, who: Principal) -> CommentPublic:
-    text = comment.text if who.can(Perm.pii_read) else mask_pii(comment.text)
+    text = _for(who, comment.text)
     return CommentPublic(id=comment.id, external_id=comment.external_id, text=text, channel=comment.channel,
                          received_at=comment.received_at, department=comment.department, ward=comment.ward,
                          truncated=comment.truncated, created_at=comment.created_at)
@@ -54,7 +69,7 @@ def case_public(case: Case, who: Principal) -> CasePublic:
         assignee=case.assignee, escalation_level=case.escalation_level, needs_review=case.needs_review,
         created_at=case.created_at,
         due_at=case.due_at, acknowledged_at=case.acknowledged_at, acknowledged_by=case.acknowledged_by,
-        resolved_at=case.resolved_at, resolved_by=case.resolved_by, resolution_note=case.resolution_note,
+        resolved_at=case.resolved_at, resolved_by=case.resolved_by, resolution_note=_for(who, case.resolution_note),
         comment=comment_public(case.comment, who),
         suggestion=Suggested(**label_set(suggestion), model_version=suggestion.model_version,
                              evidence=_evidence(suggestion, who), needs_review=suggestion.needs_review,
@@ -63,7 +78,8 @@ def case_public(case: Case, who: Principal) -> CasePublic:
 
 
 def case_detail(case: Case, who: Principal, alerts: list[OutboxAlert]) -> CaseDetail:
-    timeline = [CaseEventPublic(at=e.at, actor=e.actor, kind=e.kind, detail=e.detail) for e in case.events]
+    timeline = [CaseEventPublic(at=e.at, actor=e.actor, kind=e.kind, detail=_event_detail(e.detail, who))
+                for e in case.events]
     return CaseDetail(**case_public(case, who).model_dump(), timeline=timeline,
                       alerts=[alert_public(a) for a in alerts])
 
@@ -95,7 +111,8 @@ def suggestion_public(row: Suggestion) -> SuggestionPublic:
                             review_reasons=row.review_reasons, created_at=row.created_at)
 
 
-def response_public(row: LabelResponse) -> ResponsePublic:
-    return ResponsePublic(**label_set(row), id=row.id, author=row.author, created_at=row.created_at, note=row.note,
+def response_public(row: LabelResponse, who: Principal | None = None) -> ResponsePublic:
+    return ResponsePublic(**label_set(row), id=row.id, author=row.author, created_at=row.created_at,
+                          note=_for(who, row.note),
                           suggestion_model_version=row.suggestion_model_version,
                           taxonomy_version=row.taxonomy_version)

@@ -47,8 +47,8 @@ def render_case_alert(*, case: Case, comment: Comment, reasons: list[str], event
     ]
     if case.due_at is not None:
         lines.append(f"请于 {case.due_at.astimezone(zone):%m-%d %H:%M} 前处理：案件 #{case.id}")
-    if extra:
-        lines.append(extra)
+    if extra:  # staff notes (a reassign's reason) are free text too: a patient's number can be in them
+        lines.append(mask_pii(" ".join(extra.split())))
     return title, "\n".join(lines)
 
 

@@ -36,10 +36,10 @@ def read_comment(comment_id: PathId, session: SessionDep, who: Allowed(Perm.comm
 
 
 @router.get("/{comment_id}/labels", response_model=CommentLabels)
-def read_labels(comment_id: PathId, session: SessionDep, _: Allowed(Perm.comments_read)) -> CommentLabels:
+def read_labels(comment_id: PathId, session: SessionDep, who: Allowed(Perm.comments_read)) -> CommentLabels:
     comment = get_comment(session, comment_id=comment_id)
     return CommentLabels(comment_id=comment.id, suggestion=suggestion_public(comment.suggestion),
-                         responses=[response_public(r) for r in comment.responses])
+                         responses=[response_public(r, who) for r in comment.responses])
 
 
 @router.post("/{comment_id}/labels", response_model=CommentLabels, status_code=201)
