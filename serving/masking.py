@@ -71,8 +71,8 @@ _ID_CARD = re.compile(
     r"|(?<![\dA-Za-z])[1-8]\d{7}(?:0[1-9]|1[0-2])(?:0[1-9]|[12]\d|3[01])\d{3}(?![\dA-Za-z])")
 # a record number is recognised by the words that announce it; the value must hold a digit
 _RECORD = re.compile(
-    r"(?:(?:病历|病案|住院|门诊|急诊|就诊卡?|诊疗卡|医保卡?|社保卡?|健康卡|挂号|登记|检查|检验|化验|处方|患者|病人)"
-    r"(?:编号|号码|流水号|ID号|ID|id|号|码)|身份证(?:号码|号)?|ID号|流水号|编号|卡号|MRN|mrn)"
+    r"(?:(?:病历|病案|住院|门诊|急诊|就诊|诊疗|医保|社保|健康|挂号|登记|检查|检验|化验|处方|患者|病人|报告)"
+    r"(?:单|卡)?(?:编号|号码|流水号|ID号|ID|id|号|码)|身份证(?:号码|号)?|ID号|流水号|编号|卡号|MRN|mrn)"
     r"\s*(?:是|为)?\s*[:：#]?\s*(?P<value>[A-Za-z]{0,4}-?\d[\dA-Za-z-]{3,}(?<!-))")
 _EMAIL = re.compile(r"(?<![A-Za-z0-9.%+-])[A-Za-z0-9][A-Za-z0-9._%+-]*@[A-Za-z0-9-]+(?:\.[A-Za-z0-9-]+)*\.[A-Za-z]{2,}")
 _WECHAT = re.compile(
@@ -114,10 +114,12 @@ _CUES = frozenset({"患者", "病人", "病号", "家属", "叫", "名叫", "叫
 _CUE_GAP = frozenset({"：", ":", "是", "叫", "为", " ", "、"})
 # characters that do not occur in given names: the tagger's "names" that contain one are ordinary words
 _NOT_IN_NAMES = frozenset("的了是在不有个么吗呢吧啊说也都就还很能时这那要会可以到去来着过给把被让和与及或但而您你我他她们几哪啥什怎谁昨没"
-                          "号床科室区楼层元块钱天月年日点分秒次岁病药费医护院诊疗查检治疼痛好坏差多少大小")
+                          "号床科室区楼层元块钱年日点分秒次岁病药费医护院诊疗查检治疼痛好坏差多少大小")
 # a word the dictionary knows this well is an ordinary word even when the tagger calls it a name (谢谢, 安静, 文明)
 _COMMON_WORD_FREQ = 20
-_FUNCTION_TAGS = frozenset({"p", "c", "u", "uj", "ul", "uz", "ug", "uv", "ud", "d", "y", "e", "o", "x"})
+_FUNCTION_TAGS = frozenset({"p", "c", "u", "uj", "ul", "uz", "ug", "uv", "ud", "y", "e", "o", "x"})
+# surnames that are far more often adverbs (常去, 白跑): as an adverb they are not a name
+_ADVERB_SURNAMES = frozenset("常白单都还")
 _NAME_TAGS = frozenset({"nr", "nrfg", "nrt"})
 _HAN = re.compile(r"[\u4e00-\u9fff]")
 
@@ -200,6 +202,10 @@ def _is_given_name(s: str) -> bool:
     return 1 <= len(s) <= 2 and all(_HAN.match(c) and c not in _NOT_IN_NAMES for c in s)
 
 
+def _may_be_name(word: str, flag: str) -> bool:
+    return flag not in _FUNCTION_TAGS and not (flag == "d" and word in _ADVERB_SURNAMES)
+
+
 def _surname_len(word: str) -> int:
     if word[:2] in _SURNAMES_2:
         return 2
@@ -258,20 +264,23 @@ def _name_spans(norm: str) -> list[tuple[int, int, str, str]]:
             # 王/护士, 欧阳/医生, 黄/淑芬/女士, 小/李/护士: the surname (and given name) before a title
             p_start, p_word, p_flag = prev
             n = _surname_len(p_word)
-            if n and p_flag not in _FUNCTION_TAGS and (len(p_word) == n or (
-                    _is_given_name(p_word[n:]) and not common(p_word))):
+            if n and _may_be_name(p_word, p_flag) and (len(p_word) == n or (
+                    _is_given_name(p_word[n:]) and (len(p_word) == n + 2 or not common(p_word)))):
                 add(p_start, p_start + len(p_word))
             elif i >= 2 and p_flag in _NAME_TAGS | {"ns", "nz", "ng", "n"} and _is_given_name(p_word) \
                     and _surname_len(tokens[i - 2][1]) == len(tokens[i - 2][1]) \
-                    and tokens[i - 2][2] not in _FUNCTION_TAGS:
+                    and _may_be_name(tokens[i - 2][1], tokens[i - 2][2]):
                 add(tokens[i - 2][0], p_start + len(p_word))
             elif len(p_word) >= 2 and p_word[-1] in _SURNAMES and p_word not in freq:
                 add(p_start + len(p_word) - 1, p_start + len(p_word))  # 转夏/主任: the tagger glued a verb on
             continue
         n = _surname_len(word)
-        if not n or flag in _FUNCTION_TAGS:
+        if not n or not _may_be_name(word, flag):
             continue
         rest = word[n:]
+        if prev is not None and prev[1] == "姓" and not rest:  # 我姓万
+            add(start, start + n)
+            continue
         if flag in _NAME_TAGS and rest:
             title = next((t for t in _TITLES_LONGEST_FIRST if rest.endswith(t)), None)
             if title is not None:  # 李医生, 孙先生, 王师傅 as one word
