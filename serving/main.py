@@ -13,6 +13,7 @@ from pvoice.settings import Settings, get_settings
 from pvoice.serving.alerts.channels import build_senders, close_senders
 from pvoice.serving.api import ROUTERS
 from pvoice.serving.api.deps import authenticate_header
+from pvoice.serving.api.docs import install_docs
 from pvoice.serving.api.guard import RequestGuard
 from pvoice.serving.clock import Clock, SystemClock
 from pvoice.serving.db import ensure_schema, make_db_engine, make_session_factory
@@ -40,8 +41,22 @@ def _service_classifier(settings: Settings):
     from pvoice.model.loading import load_classifier
 
     if not (settings.model_dir / CONFIG_NAME).exists():
-        raise ConfigError(f"no model at {settings.model_dir}: train one (`make model`) or set PVOICE_MODEL_DIR")
+        raise ConfigError(f"no model at {settings.model_dir} — train one with `make model`, or set PVOICE_MODEL_DIR")
     return load_classifier(settings.model_dir, threads=settings.torch_threads)
+
+
+def preflight(settings: Settings):
+    """Everything the start-up needs, tried before the server starts, so that a bad setting is one error line
+    of the CLI rather than a traceback inside the server's log; returns the loaded classifier."""
+    check_secrets(settings)
+    taxonomy = load_taxonomy(settings.taxonomy_path)
+    load_routing(settings.routing_path, touchpoints=taxonomy.touchpoint_ids, timezone=settings.timezone)
+    engine = make_db_engine(settings.database_url)
+    try:
+        ensure_schema(engine, auto_upgrade=settings.db_auto_upgrade)
+    finally:
+        engine.dispose()
+    return _service_classifier(settings)
 
 
 def create_app(settings: Settings | None = None, *, clock: Clock | None = None, senders: dict | None = None,
@@ -87,7 +102,7 @@ def create_app(settings: Settings | None = None, *, clock: Clock | None = None, 
                 close_senders(channel_senders)
             engine.dispose()
 
-    app = FastAPI(title="patient-voice triage", version="1", lifespan=lifespan,
+    app = FastAPI(title="patient-voice triage", version="1", lifespan=lifespan, docs_url=None, redoc_url=None,
                   description="Classify, store and route patient comments; alert and escalate until someone "
                               "acknowledges. Authenticate with `Authorization: Bearer KEY`.")
     install_error_handlers(app)
@@ -95,5 +110,6 @@ def create_app(settings: Settings | None = None, *, clock: Clock | None = None, 
                        body_timeout_s=settings.body_timeout_s, metrics=lambda: getattr(app.state, "metrics", None))
     for router in ROUTERS:
         app.include_router(router)
+    install_docs(app, ROUTERS)
 
     return app

@@ -81,6 +81,7 @@ def require(perm: Perm):
         principal.require(perm)
         return principal
 
+    check.perm = perm  # read by serving/api/docs.py to list the roles of each operation
     return Depends(check)
 
 

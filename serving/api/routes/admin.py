@@ -7,6 +7,7 @@ from fastapi import APIRouter
 from pvoice.serving.api.deps import Allowed, ContextDep, SessionDep
 from pvoice.serving.api.schemas import KeyCreate, KeyCreated, KeyPublic, RoutingReloaded
 from pvoice.serving.api.schemas.common import PathId
+from pvoice.serving.api.schemas.errors import error_responses
 from pvoice.serving.api.views import key_public
 from pvoice.serving.db.engine import transaction
 from pvoice.serving.errors import InvalidInput
@@ -17,12 +18,12 @@ from pvoice.serving.services.auth import Perm, create_key, list_keys, revoke_key
 router = APIRouter(prefix="/v1", tags=["admin"])
 
 
-@router.get("/keys", response_model=list[KeyPublic])
+@router.get("/keys", response_model=list[KeyPublic], summary="List API keys (never the keys themselves)")
 def read_keys(session: SessionDep, _: Allowed(Perm.keys_manage)) -> list[KeyPublic]:
     return [key_public(row) for row in list_keys(session)]
 
 
-@router.post("/keys", response_model=KeyCreated, status_code=201)
+@router.post("/keys", response_model=KeyCreated, status_code=201, summary="Create an API key (shown once)")
 def add_key(body: KeyCreate, ctx: ContextDep, who: Allowed(Perm.keys_manage)) -> KeyCreated:
     now = ctx.clock.now()
     with transaction(ctx.factory) as session:
@@ -32,7 +33,7 @@ def add_key(body: KeyCreate, ctx: ContextDep, who: Allowed(Perm.keys_manage)) ->
         return KeyCreated(**key_public(row).model_dump(), key=clear)
 
 
-@router.delete("/keys/{key_id}", response_model=KeyPublic)
+@router.delete("/keys/{key_id}", response_model=KeyPublic, summary="Revoke an API key")
 def delete_key(key_id: PathId, ctx: ContextDep, who: Allowed(Perm.keys_manage)) -> KeyPublic:
     """Revoke a key: it stops working at once and stays listed."""
     now = ctx.clock.now()
@@ -42,7 +43,8 @@ def delete_key(key_id: PathId, ctx: ContextDep, who: Allowed(Perm.keys_manage)) 
         return key_public(row)
 
 
-@router.post("/routing/reload", response_model=RoutingReloaded)
+@router.post("/routing/reload", response_model=RoutingReloaded, summary="Reread the routing file",
+             responses=error_responses(422))
 def reload_routing(ctx: ContextDep, who: Allowed(Perm.routing_reload)) -> RoutingReloaded:
     """Read the routing file again; an invalid file changes nothing and answers 422 naming each problem."""
     try:

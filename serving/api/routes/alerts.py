@@ -9,6 +9,7 @@ from fastapi import APIRouter, Query
 from pvoice.serving.api.deps import Allowed, ContextDep, SessionDep
 from pvoice.serving.api.schemas import AlertPublic, AlertsPublic
 from pvoice.serving.api.schemas.common import Offset, PathId, QueryId
+from pvoice.serving.api.schemas.errors import error_responses
 from pvoice.serving.api.views import alert_public
 from pvoice.serving.db.engine import transaction
 from pvoice.serving.services.auth import Perm
@@ -18,7 +19,7 @@ from pvoice.serving.services.outbox import list_alerts, retry_alert
 router = APIRouter(prefix="/v1/alerts", tags=["alerts"])
 
 
-@router.get("", response_model=AlertsPublic)
+@router.get("", response_model=AlertsPublic, summary="List alerts of the outbox, by delivery state")
 def read_alerts(
     session: SessionDep, _: Allowed(Perm.alerts_read),
     status: Literal["pending", "sending", "delivered", "failed", "dead"] | None = None,
@@ -30,7 +31,8 @@ def read_alerts(
     return AlertsPublic(items=[alert_public(r) for r in rows], count=count)
 
 
-@router.post("/{alert_id}/retry", response_model=AlertPublic)
+@router.post("/{alert_id}/retry", response_model=AlertPublic, summary="Send a failed or dead alert again",
+             responses=error_responses(409))
 def retry(alert_id: PathId, ctx: ContextDep, who: Allowed(Perm.alerts_retry)) -> AlertPublic:
     now = ctx.clock.now()
     with transaction(ctx.factory) as session:

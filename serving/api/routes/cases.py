@@ -10,6 +10,7 @@ from fastapi import APIRouter, Query
 from pvoice.serving.api.deps import Allowed, ContextDep, SessionDep
 from pvoice.serving.api.schemas import CaseAck, CaseDetail, CaseReassign, CaseResolve, CasesPublic
 from pvoice.serving.api.schemas.common import Instant, Limited, Offset, PathId
+from pvoice.serving.api.schemas.errors import error_responses
 from pvoice.serving.api.views import case_detail, case_public
 from pvoice.serving.db.engine import transaction
 from pvoice.serving.services import cases as service
@@ -19,7 +20,7 @@ from pvoice.serving.services.outbox import list_alerts
 router = APIRouter(prefix="/v1/cases", tags=["cases"])
 
 
-@router.get("", response_model=CasesPublic)
+@router.get("", response_model=CasesPublic, summary="List cases, filtered and paged")
 def list_cases(
     session: SessionDep, who: Allowed(Perm.cases_read),
     status: Literal["open", "acknowledged", "resolved"] | None = None,
@@ -51,7 +52,7 @@ def _detail(session, case_id: int, who) -> CaseDetail:
     return case_detail(case, who, alerts)
 
 
-@router.get("/{case_id}", response_model=CaseDetail)
+@router.get("/{case_id}", response_model=CaseDetail, summary="Read a case with its timeline and alerts")
 def read_case(case_id: PathId, session: SessionDep, who: Allowed(Perm.cases_read)) -> CaseDetail:
     return _detail(session, case_id, who)
 
@@ -64,17 +65,20 @@ def _act(ctx, case_id: int, who, action, **kwargs) -> CaseDetail:
         return _detail(session, case_id, who)
 
 
-@router.post("/{case_id}/ack", response_model=CaseDetail)
+@router.post("/{case_id}/ack", response_model=CaseDetail, summary="Acknowledge a case (stops escalation)",
+             responses=error_responses(409))
 def acknowledge(case_id: PathId, ctx: ContextDep, who: Allowed(Perm.cases_work), body: CaseAck | None = None
                 ) -> CaseDetail:
     return _act(ctx, case_id, who, service.acknowledge, note=body.note if body else "")
 
 
-@router.post("/{case_id}/resolve", response_model=CaseDetail)
+@router.post("/{case_id}/resolve", response_model=CaseDetail, summary="Resolve a case with a note",
+             responses=error_responses(409))
 def resolve(case_id: PathId, body: CaseResolve, ctx: ContextDep, who: Allowed(Perm.cases_work)) -> CaseDetail:
     return _act(ctx, case_id, who, service.resolve, note=body.note)
 
 
-@router.post("/{case_id}/reassign", response_model=CaseDetail)
+@router.post("/{case_id}/reassign", response_model=CaseDetail, summary="Reassign a case to a routing file person",
+             responses=error_responses(409))
 def reassign(case_id: PathId, body: CaseReassign, ctx: ContextDep, who: Allowed(Perm.cases_work)) -> CaseDetail:
     return _act(ctx, case_id, who, service.reassign, assignee=body.assignee, note=body.note)

@@ -12,7 +12,8 @@ from pvoice.serving.services.classify import classify_texts, prediction_dict
 router = APIRouter(prefix="/v1", tags=["classify"])
 
 
-@router.post("/classify", response_model=ClassifyResponse, response_model_exclude_none=True)
+@router.post("/classify", response_model=ClassifyResponse, response_model_exclude_none=True,
+             summary="Classify texts (stores nothing)")
 async def classify(body: ClassifyRequest, ctx: ContextDep, batcher: BatcherDep, metrics: MetricsDep,
                    _: Allowed(Perm.classify)) -> dict:
     evidence = ctx.settings.classify_evidence if body.evidence is None else body.evidence

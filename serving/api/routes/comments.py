@@ -19,7 +19,7 @@ from pvoice.serving.services.labels import Labels, add_labels
 router = APIRouter(prefix="/v1/comments", tags=["comments"])
 
 
-@router.post("", response_model=CommentsResponse)
+@router.post("", response_model=CommentsResponse, summary="Store, classify and triage comments")
 async def create_comments(body: CommentsCreate, ctx: ContextDep, batcher: BatcherDep, metrics: MetricsDep,
                           background: BackgroundTasks, who: Allowed(Perm.comments_create)) -> CommentsResponse:
     result = await ingest_comments(ctx, batcher=batcher, items=[NewComment(**c.model_dump()) for c in body.comments],
@@ -30,19 +30,21 @@ async def create_comments(body: CommentsCreate, ctx: ContextDep, batcher: Batche
                                    for r in result.items])
 
 
-@router.get("/{comment_id}", response_model=CommentPublic)
+@router.get("/{comment_id}", response_model=CommentPublic, summary="Read a comment")
 def read_comment(comment_id: PathId, session: SessionDep, who: Allowed(Perm.comments_read)) -> CommentPublic:
     return comment_public(get_comment(session, comment_id=comment_id), who)
 
 
-@router.get("/{comment_id}/labels", response_model=CommentLabels)
+@router.get("/{comment_id}/labels", response_model=CommentLabels,
+            summary="Read a comment's suggestion and human labels")
 def read_labels(comment_id: PathId, session: SessionDep, who: Allowed(Perm.comments_read)) -> CommentLabels:
     comment = get_comment(session, comment_id=comment_id)
     return CommentLabels(comment_id=comment.id, suggestion=suggestion_public(comment.suggestion),
                          responses=[response_public(r, who) for r in comment.responses])
 
 
-@router.post("/{comment_id}/labels", response_model=CommentLabels, status_code=201)
+@router.post("/{comment_id}/labels", response_model=CommentLabels, status_code=201,
+             summary="Add a person's labels to a comment")
 def create_labels(comment_id: PathId, body: LabelsCreate, ctx: ContextDep, who: Allowed(Perm.labels_write)
                   ) -> CommentLabels:
     with transaction(ctx.factory) as session:

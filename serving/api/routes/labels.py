@@ -14,7 +14,7 @@ from pvoice.serving.services.labels import export_rows
 router = APIRouter(prefix="/v1/labels", tags=["labels"])
 
 
-@router.get("/export", response_class=Response,
+@router.get("/export", response_class=Response, summary="Export human labels as corpus JSONL",
             responses={200: {"content": {"application/x-ndjson": {}},
                              "description": "One corpus row per labeled comment (its latest labels)."}})
 def export_labels(ctx: ContextDep, _: Allowed(Perm.labels_export)) -> Response:

@@ -9,12 +9,13 @@ from sqlalchemy import text
 
 from pvoice.serving.api.deps import ContextDep, MetricsDep
 from pvoice.serving.db.engine import transaction
+from pvoice.serving.api.schemas.errors import READINESS_RESPONSES
 from pvoice.serving.db.migrate import current_revision, head_revision
 
 router = APIRouter(tags=["operations"])
 
 
-@router.get("/healthz")
+@router.get("/healthz", summary="Liveness: the process answers")
 def healthz() -> dict:
     return {"status": "ok"}
 
@@ -26,7 +27,8 @@ def _probe_write(ctx) -> None:
         session.execute(text("UPDATE alembic_version SET version_num = version_num"))
 
 
-@router.get("/readyz")
+@router.get("/readyz", summary="Readiness: model loaded, migrations current, database writable",
+            responses=READINESS_RESPONSES)
 def readyz(request: Request, ctx: ContextDep) -> JSONResponse:
     checks: dict[str, str] = {}
     batcher = getattr(request.app.state, "batcher", None)
@@ -45,6 +47,6 @@ def readyz(request: Request, ctx: ContextDep) -> JSONResponse:
                         status_code=200 if ready else 503)
 
 
-@router.get("/metrics", response_class=Response)
+@router.get("/metrics", response_class=Response, summary="Prometheus metrics")
 def metrics(metrics: MetricsDep) -> Response:
     return Response(metrics.render(), media_type=CONTENT_TYPE_LATEST)
