@@ -124,21 +124,29 @@ _NAME_TAGS = frozenset({"nr", "nrfg", "nrt"})
 _HAN = re.compile(r"[\u4e00-\u9fff]")
 
 _tagger = None
-_tagger_lock = threading.Lock()
+_tagger_lock = threading.RLock()
+_loading = threading.local()
 
 
 def _load_tagger():
-    """jieba's part-of-speech tagger, loaded once on first use: loading its dictionary takes about half a second."""
+    """jieba's part-of-speech tagger, loaded once on first use: loading its dictionary takes about half a second.
+    None while this thread is loading it: a log line the loader writes is masked without names, not deadlocked."""
     global _tagger
     if _tagger is None:
         with _tagger_lock:
             if _tagger is None:
-                import jieba
-                import jieba.posseg
+                if getattr(_loading, "active", False):
+                    return None
+                _loading.active = True
+                try:
+                    import jieba
+                    import jieba.posseg
 
-                jieba.setLogLevel(logging.WARNING)
-                jieba.posseg.dt.initialize()
-                _tagger = jieba.posseg.dt
+                    jieba.setLogLevel(logging.WARNING)
+                    jieba.posseg.dt.initialize()
+                    _tagger = jieba.posseg.dt
+                finally:
+                    _loading.active = False
     return _tagger
 
 
@@ -239,6 +247,8 @@ def _tokens(tagger, norm: str) -> list[tuple[int, str, str]]:
 
 def _name_spans(norm: str) -> list[tuple[int, int, str, str]]:
     tagger = _load_tagger()
+    if tagger is None:
+        return []
     tokens = _tokens(tagger, norm)
     freq = tagger.tokenizer.FREQ
     found: list[tuple[int, int, str, str]] = []
