@@ -54,6 +54,9 @@ class Settings(BaseSettings):
     sla_urgent_ack_minutes: float = 30.0
     sla_escalation_minutes: float = 30.0  # time each escalation level has to acknowledge
     sla_complaint_working_days: int = 2
+    # working days are China's, holidays and 调休 from chinesecalendar; this YAML file adds the days off and
+    # working days it does not know (years after its data, local rules). None: the package alone
+    holidays_path: Path | None = None
     praise_forwarding: bool = True
     alert_on_complaint: bool = False  # complaints are queued for the service center without an alert
     outbox_poll_seconds: float = 0.5

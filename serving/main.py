@@ -19,7 +19,7 @@ from pvoice.serving.clock import Clock, SystemClock
 from pvoice.serving.db import ensure_schema, make_db_engine, make_session_factory
 from pvoice.serving.errors import ConfigError, install_error_handlers
 from pvoice.serving.metrics import Metrics
-from pvoice.serving.routing import load_routing
+from pvoice.serving.routing import load_calendar, load_routing
 from pvoice.serving.services import MicroBatcher, ServiceContext
 from pvoice.serving.workers import DeliveryWorker, TimerWorker
 
@@ -73,7 +73,7 @@ def create_app(settings: Settings | None = None, *, clock: Clock | None = None, 
         engine = make_db_engine(settings.database_url)
         ensure_schema(engine, auto_upgrade=settings.db_auto_upgrade)
         ctx = ServiceContext(settings=settings, taxonomy=taxonomy, routing=routing, clock=clock or SystemClock(),
-                             factory=make_session_factory(engine))
+                             factory=make_session_factory(engine), calendar=load_calendar(settings.holidays_path))
         metrics = Metrics()
         metrics.watch_database(ctx.factory)
         batcher = MicroBatcher(classifier or _service_classifier(settings), window_ms=settings.microbatch_window_ms,

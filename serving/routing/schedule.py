@@ -6,8 +6,13 @@ import re
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
+from pvoice.serving.routing.holidays import WorkCalendar
+
 DAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
 _WINDOW = re.compile(r"^\s*(?P<days>[a-z,\-]+)\s+(?P<start>\d{1,2}:\d{2})\s*-\s*(?P<end>\d{1,2}:\d{2})\s*$")
+
+
+DEFAULT_CALENDAR = WorkCalendar()
 
 
 class ScheduleError(ValueError):
@@ -68,14 +73,16 @@ def on_duty(windows: tuple[Window, ...], local: datetime) -> bool:
     return any(w.contains(local) for w in windows)
 
 
-def add_working_days(start: datetime, days: int) -> datetime:
-    """The same clock time `days` working days (Monday to Friday) later; a weekend start counts from Monday."""
+def add_working_days(start: datetime, days: int, calendar: WorkCalendar | None = None) -> datetime:
+    """The same clock time `days` working days later, by `calendar` (default: China's public holidays and 调休
+    from chinesecalendar); a start on a day off counts from the next working day's midnight."""
+    calendar = calendar or DEFAULT_CALENDAR
     current = start
-    while current.weekday() >= 5:
+    while not calendar.is_working_day(current.date()):
         current = (current + timedelta(days=1)).replace(hour=0, minute=0, second=0, microsecond=0)
     remaining = days
     while remaining > 0:
         current += timedelta(days=1)
-        if current.weekday() < 5:
+        if calendar.is_working_day(current.date()):
             remaining -= 1
     return current

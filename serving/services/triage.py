@@ -52,7 +52,7 @@ def alert_case(session: Session, ctx: ServiceContext, *, case: Case, comment: Co
 
 def _complaint_due(ctx: ServiceContext, now: datetime) -> datetime:
     local = now.astimezone(ctx.routing.zone)
-    return add_working_days(local, ctx.settings.sla_complaint_working_days).astimezone(now.tzinfo)
+    return add_working_days(local, ctx.settings.sla_complaint_working_days, ctx.calendar).astimezone(now.tzinfo)
 
 
 def open_case(session: Session, ctx: ServiceContext, *, comment: Comment, suggestion: Suggestion, now: datetime
