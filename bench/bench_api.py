@@ -50,6 +50,7 @@ def start_server(model: Path, port: int, workdir: Path) -> tuple[subprocess.Pope
     env = {**os.environ, "PVOICE_DATABASE_URL": f"sqlite:///{workdir / 'bench.db'}", "PVOICE_MODEL_DIR": str(model),
            "PVOICE_LOG_LEVEL": "WARNING"}
     pvoice = [sys.executable, "-m", "pvoice"]
+    subprocess.run([*pvoice, "db", "upgrade"], env=env, capture_output=True, check=True)
     created = subprocess.run([*pvoice, "keys", "create", "--role", "intake"], env=env, capture_output=True,
                              text=True, check=True)
     key = created.stdout.strip().splitlines()[-1]

@@ -79,10 +79,17 @@ class ClassifierConfig:
     @classmethod
     def load(cls, directory: Path) -> "ClassifierConfig":
         path = directory / CONFIG_NAME
+        if not directory.is_dir():
+            raise ModelFormatError(f"no model directory at {directory} — train one with `make model` (`pvoice "
+                                   "model ensure`), or point --model / PVOICE_MODEL_DIR at a trained model's folder")
         if not path.exists():
-            raise ModelFormatError(f"{directory} is not a patient-voice model: {CONFIG_NAME} is missing "
-                                   "(train one with `pvoice train`)")
-        raw = json.loads(path.read_text(encoding="utf-8"))
+            raise ModelFormatError(f"{directory} is not a patient-voice model: {CONFIG_NAME} is missing — "
+                                   "train one with `pvoice train`, or copy the whole model folder")
+        try:
+            raw = json.loads(path.read_text(encoding="utf-8"))
+        except (ValueError, OSError) as exc:
+            raise ModelFormatError(f"{path}: not readable JSON ({exc}) — copy the model folder again, or "
+                                   "retrain it") from None
         version = raw.get("format_version")
         if version != FORMAT_VERSION:
             raise ModelFormatError(f"{path}: format version {version}, this patient-voice reads {FORMAT_VERSION}")

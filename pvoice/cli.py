@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import typer
 
+from pvoice.cli_errors import explain_commands, run_cli
 from pvoice.model.cli import model_app, predict_command
 from pvoice.scoring.cli import score_command
 from pvoice.serving.cli import db_app, keys_app, serve_command
@@ -21,6 +22,8 @@ app.command("serve")(serve_command)
 app.add_typer(keys_app, name="keys")
 app.add_typer(db_app, name="db")
 
+explain_commands(app)  # after every command is registered: each bad input ends in one line
+
 
 def main() -> None:
-    app()
+    run_cli(app)

@@ -34,7 +34,6 @@ def score_command(
     progress: Annotated[bool | None, typer.Option(help="Show a progress bar (default: on a terminal).")] = None,
 ) -> None:
     """Score every row of INPUT into OUTPUT: the input's columns unchanged, then the model's labels."""
-    from pvoice.scoring.errors import ScoringError
     from pvoice.scoring.pipeline import ScoreJob, score_file
     from pvoice.scoring.resume import Progress, progress_path
 
@@ -43,9 +42,6 @@ def score_command(
                    engine=engine.value, ray_address=ray_address, ray_concurrency=concurrency, progress=progress)
     try:
         result = score_file(job)
-    except ScoringError as exc:
-        typer.echo(f"error [{exc.code}]: {exc}", err=True)
-        raise typer.Exit(2) from None
     except KeyboardInterrupt:
         state = progress_path(output)
         done = Progress.load(state).rows_done if state.exists() else 0

@@ -173,14 +173,30 @@ class JsonlSource(Source):
                 yield [None] * len(self.columns), MALFORMED, {}
 
 
+def _first_line(exc: BaseException) -> str:
+    return (str(exc).strip().splitlines() or [type(exc).__name__])[0][:200]
+
+
+def _open_workbook(path: Path):
+    import zipfile
+
+    import openpyxl
+    from openpyxl.utils.exceptions import InvalidFileException
+
+    try:
+        return openpyxl.load_workbook(path, read_only=True, data_only=True)
+    except (zipfile.BadZipFile, InvalidFileException, KeyError, OSError) as exc:
+        # an empty file, another format renamed to .xlsx, or a damaged workbook
+        raise ScoringError(f"{path}: not a readable XLSX workbook ({_first_line(exc)}) — open it in Excel or "
+                           "WPS and save it again as .xlsx, or export CSV", code="unreadable_input") from None
+
+
 class XlsxSource(Source):
     format = "xlsx"
 
     def __init__(self, path: Path):
         super().__init__(path)
-        import openpyxl
-
-        wb = openpyxl.load_workbook(path, read_only=True, data_only=True)
+        wb = _open_workbook(path)
         try:
             ws = wb.worksheets[0]
             header = next(ws.iter_rows(max_row=1, values_only=True), None)
@@ -196,9 +212,7 @@ class XlsxSource(Source):
         self.total = max(max_row - 1, 0) if max_row else None  # from the sheet's dimension tag
 
     def _records(self) -> Iterator[RawRow]:
-        import openpyxl
-
-        wb = openpyxl.load_workbook(self.path, read_only=True, data_only=True)
+        wb = _open_workbook(self.path)
         try:
             for cells in wb.worksheets[0].iter_rows(min_row=2, values_only=True):
                 if all(v is None or (isinstance(v, str) and not v.strip()) for v in cells):
@@ -217,7 +231,11 @@ class ParquetSource(Source):
         super().__init__(path)
         import pyarrow.parquet as pq
 
-        self._file = pq.ParquetFile(path)
+        try:
+            self._file = pq.ParquetFile(path)
+        except (OSError, ValueError) as exc:  # pyarrow's ArrowInvalid is a ValueError
+            raise ScoringError(f"{path}: not a readable Parquet file ({_first_line(exc)}) — export it again, "
+                               "or save it as CSV or XLSX", code="unreadable_input") from None
         self.columns = list(self._file.schema_arrow.names)
         self.total = self._file.metadata.num_rows
 

@@ -11,11 +11,11 @@ keys_app = typer.Typer(help="API keys: create (printed once), list, revoke.", no
 db_app = typer.Typer(help="The service's database.", no_args_is_help=True)
 
 
-def _engine():
+def _engine(*, create: bool = False):
     from pvoice.settings import get_settings
     from pvoice.serving.db import make_db_engine
 
-    return make_db_engine(get_settings().database_url)
+    return make_db_engine(get_settings().database_url, create=create)
 
 
 def serve_command(
@@ -27,12 +27,12 @@ def serve_command(
 
     from pvoice.settings import get_settings
     from pvoice.serving.logs import configure_logging
-    from pvoice.serving.main import create_app
+    from pvoice.serving.main import create_app, preflight
 
     settings = get_settings()
     configure_logging(json_logs=settings.log_json, level=settings.log_level)
-    uvicorn.run(create_app(settings), host=host or settings.host, port=port or settings.port, log_config=None,
-                access_log=False)
+    app = create_app(settings, classifier=preflight(settings))
+    uvicorn.run(app, host=host or settings.host, port=port or settings.port, log_config=None, access_log=False)
 
 
 @db_app.command("upgrade")
@@ -40,7 +40,7 @@ def db_upgrade_command() -> None:
     """Apply the migrations the code needs (the server also does at startup, unless PVOICE_DB_AUTO_UPGRADE=false)."""
     from pvoice.serving.db import upgrade
 
-    typer.echo(f"database at revision {upgrade(_engine())}")
+    typer.echo(f"database at revision {upgrade(_engine(create=True))}")
 
 
 def _ready_session():

@@ -180,6 +180,10 @@ def make_settings(tmp_path: Path, model_dir: Path, **overrides) -> Settings:
         alert_backoff_base_seconds=0.01, alert_backoff_max_seconds=0.05, microbatch_window_ms=5, log_json=False,
     )
     values.update(overrides)
+    url = str(values["database_url"])
+    if url.startswith("sqlite:///"):
+        # the service opens only an existing database file (`pvoice db upgrade` creates one): be that step
+        Path(url.removeprefix("sqlite:///")).touch(mode=0o600)
     return Settings(**values)
 
 

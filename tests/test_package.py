@@ -21,6 +21,7 @@ PACKAGE_DATA = {
     "pvoice/serving/db/migrations/env.py",
     "pvoice/serving/db/migrations/versions/0001_initial_schema.py",
     "pvoice/serving/db/migrations/versions/0002_review_band.py",
+    "pvoice/serving/db/migrations/versions/0003_delivery_window.py",
 }
 
 
@@ -83,6 +84,8 @@ def test_installed_pvoice_serves_outside_a_checkout(installed, tmp_path, tiny_mo
     port = _free_port()
     env = {**os.environ, "PYTHONPATH": str(installed), "PVOICE_MODEL_DIR": str(tiny_model_dir),
            "PVOICE_DATABASE_URL": f"sqlite:///{tmp_path / 'pv.db'}", "PVOICE_PORT": str(port)}
+    subprocess.run([sys.executable, "-m", "pvoice", "db", "upgrade"], cwd=tmp_path, env=env, check=True,
+                   capture_output=True)
     server = subprocess.Popen([sys.executable, "-m", "pvoice", "serve"], cwd=tmp_path, env=env,
                               stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
     try:

@@ -25,7 +25,9 @@ from serving_support import WebhookReceiver, write_routing
 def cli_env(tmp_path, monkeypatch):
     monkeypatch.setenv("PVOICE_DATABASE_URL", f"sqlite:///{tmp_path / 'cli.db'}")
     get_settings.cache_clear()
-    yield CliRunner()
+    runner = CliRunner()
+    assert runner.invoke(app, ["db", "upgrade"]).exit_code == 0  # a database outside the default path
+    yield runner
     get_settings.cache_clear()
 
 
@@ -85,6 +87,7 @@ def test_a_killed_server_delivers_its_pending_alerts_after_restart(tmp_path):
            "PVOICE_ALERT_BACKOFF_BASE_SECONDS": "0.2", "PVOICE_ALERT_BACKOFF_MAX_SECONDS": "0.5",
            "PVOICE_ALERT_MAX_ATTEMPTS": "1000"}
     pvoice = [sys.executable, "-m", "pvoice"]
+    subprocess.run([*pvoice, "db", "upgrade"], env=env, capture_output=True, check=True)
     created = subprocess.run([*pvoice, "keys", "create", "--role", "intake"], env=env, capture_output=True,
                              text=True, check=True)
     headers = {"Authorization": f"Bearer {created.stdout.strip().splitlines()[-1]}"}

@@ -12,7 +12,11 @@ from sqlalchemy import Engine, create_engine, event
 from sqlalchemy.engine import make_url
 from sqlalchemy.orm import Session, sessionmaker
 
+from pvoice.serving.errors import ConfigError
+from pvoice.settings import Settings
+
 SQLITE_BUSY_TIMEOUT_MS = 10_000
+DEFAULT_DATABASE_URL = Settings.model_fields["database_url"].default
 
 
 def _sqlite_pragmas(dbapi_connection, _record) -> None:
@@ -40,13 +44,29 @@ def _private_file(path: Path) -> None:
     os.close(os.open(path, os.O_CREAT | os.O_RDWR, 0o600))
 
 
-def make_db_engine(url: str) -> Engine:
-    """`hide_parameters`: a database error then never carries a comment's text into a log line or a reply."""
-    url = normalize_url(url)
+def _sqlite_file(url: str, path: Path, *, create: bool) -> None:
+    """A mistyped path must not start the service on a new, empty database: only `pvoice db upgrade` (or the
+    default path, on a first run) creates one."""
+    if path.exists():
+        return
+    if create or url == DEFAULT_DATABASE_URL:
+        _private_file(path)
+        return
+    if not path.parent.is_dir():
+        raise ConfigError(f"no folder {path.parent} for the SQLite database {path.name} — fix "
+                          "PVOICE_DATABASE_URL, or create the folder and run `pvoice db upgrade`")
+    raise ConfigError(f"no database at {path} — run `pvoice db upgrade` to create it there, or fix "
+                      "PVOICE_DATABASE_URL")
+
+
+def make_db_engine(url: str, *, create: bool = False) -> Engine:
+    """`create`: a missing SQLite file may be created (migrations are applied next).
+    `hide_parameters`: a database error then never carries a comment's text into a log line or a reply."""
+    original, url = url, normalize_url(url)
     parsed = make_url(url)
     if parsed.get_backend_name() == "sqlite":
         if parsed.database and parsed.database != ":memory:" and not parsed.database.startswith("file:"):
-            _private_file(Path(parsed.database))
+            _sqlite_file(original, Path(parsed.database), create=create)
         engine = create_engine(url, hide_parameters=True,
                                connect_args={"check_same_thread": False, "timeout": SQLITE_BUSY_TIMEOUT_MS / 1000})
         event.listen(engine, "connect", _sqlite_pragmas)
