@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+from importlib.metadata import version
+from pathlib import Path
+from typing import Annotated, Literal
+
 import typer
 
 from pvoice.cli_errors import explain_commands, run_cli
@@ -21,6 +25,35 @@ app.command("predict")(predict_command)
 app.command("serve")(serve_command)
 app.add_typer(keys_app, name="keys")
 app.add_typer(db_app, name="db")
+
+
+def _print_version(show: bool) -> None:
+    if show:
+        typer.echo(f"patient-voice {version('patient-voice')}")
+        raise typer.Exit()
+
+
+@app.callback()
+def _root(version_: Annotated[bool, typer.Option("--version", callback=_print_version, is_eager=True,
+                                                 help="Print the installed version and exit.")] = False) -> None:
+    """patient-voice: classify, triage and route patient comments."""
+
+
+@app.command("settings")
+def settings_command(
+    format_: Annotated[Literal["table", "markdown", "env"], typer.Option(
+        "--format", help="table (for reading), markdown (docs/settings.md) or env (.env.example).")] = "table",
+    write: Annotated[bool, typer.Option(help="Rewrite docs/settings.md and .env.example under the current "
+                                             "directory (a checkout) instead of printing.")] = False,
+) -> None:
+    """Every PVOICE_* setting with its type, default and meaning, generated from the settings class."""
+    from pvoice.settings_reference import RENDERERS, write_generated
+
+    if write:
+        for path in write_generated(Path.cwd()):
+            typer.echo(f"wrote {path}")
+        return
+    typer.echo(RENDERERS[format_](), nl=False)
 
 explain_commands(app)  # after every command is registered: each bad input ends in one line
 
