@@ -1,11 +1,13 @@
 """Latency and throughput of the triage API: `/v1/classify` and `/v1/comments` at concurrency 1, 8 and 32.
 
-Usage: python bench/bench_api.py [--model DIR] [--requests 200] [--concurrency 1,8,32] [--port 0] [--evidence]
+Usage: python bench/bench_api.py [--model DIR] [--requests 200] [--concurrency 1,8,32] [--workers 1]
+                                 [--port 0] [--evidence]
 
 Starts `pvoice serve` in a subprocess on 127.0.0.1 with a fresh SQLite database in a temp directory and the
 given model, creates an intake key, then for each endpoint and concurrency sends `--requests` requests (one
 comment text each, drawn from data/comments) from that many concurrent httpx clients, after a warm-up.
-Prints a markdown table: p50/p99 latency in ms and requests per second. `/v1/classify` is timed without
+With `--workers 1,2` the whole run is repeated for each number of server processes (`pvoice serve
+--workers N`) on a fresh database. Prints a markdown table: p50/p99 latency in ms and requests per second. `/v1/classify` is timed without
 evidence unless `--evidence` (evidence costs about fifty model passes per text). Alerts go to the routing
 file's local placeholder targets, so nothing leaves the machine.
 """
@@ -46,7 +48,7 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
-def start_server(model: Path, port: int, workdir: Path) -> tuple[subprocess.Popen, str]:
+def start_server(model: Path, port: int, workdir: Path, workers: int = 1) -> tuple[subprocess.Popen, str]:
     env = {**os.environ, "PVOICE_DATABASE_URL": f"sqlite:///{workdir / 'bench.db'}", "PVOICE_MODEL_DIR": str(model),
            "PVOICE_LOG_LEVEL": "WARNING"}
     pvoice = [sys.executable, "-m", "pvoice"]
@@ -55,7 +57,8 @@ def start_server(model: Path, port: int, workdir: Path) -> tuple[subprocess.Pope
                              text=True, check=True)
     key = created.stdout.strip().splitlines()[-1]
     log = open(workdir / "server.log", "w")  # noqa: SIM115 - lives as long as the server
-    server = subprocess.Popen([*pvoice, "serve", "--host", "127.0.0.1", "--port", str(port)], env=env,
+    server = subprocess.Popen([*pvoice, "serve", "--host", "127.0.0.1", "--port", str(port), "--workers",
+                               str(workers)], env=env,
                               stdout=log, stderr=subprocess.STDOUT)
     deadline = time.monotonic() + 180
     while time.monotonic() < deadline:
@@ -106,15 +109,15 @@ async def run_level(base: str, key: str, endpoint: str, texts: list[str], concur
     def pct(q: float) -> float:
         return latencies[min(len(latencies) - 1, int(q * len(latencies)))] * 1000
 
-    return {"endpoint": endpoint, "concurrency": concurrency, "requests": len(latencies), "errors": errors,
+    return {"endpoint": endpoint, "workers": 1, "concurrency": concurrency, "requests": len(latencies), "errors": errors,
             "p50_ms": pct(0.50), "p99_ms": pct(0.99), "rps": len(latencies) / elapsed}
 
 
 def table(rows: list[dict]) -> str:
-    lines = ["| endpoint | concurrency | requests | p50 ms | p99 ms | req/s | errors |",
-             "| --- | ---: | ---: | ---: | ---: | ---: | ---: |"]
+    lines = ["| endpoint | workers | concurrency | requests | p50 ms | p99 ms | req/s | errors |",
+             "| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: |"]
     for r in rows:
-        lines.append(f"| `{r['endpoint']}` | {r['concurrency']} | {r['requests']} | {r['p50_ms']:.1f} | "
+        lines.append(f"| `{r['endpoint']}` | {r['workers']} | {r['concurrency']} | {r['requests']} | {r['p50_ms']:.1f} | "
                      f"{r['p99_ms']:.1f} | {r['rps']:.1f} | {r['errors']} |")
     return "\n".join(lines)
 
@@ -124,21 +127,26 @@ def main() -> None:
     parser.add_argument("--model", type=Path, default=get_settings().model_dir)
     parser.add_argument("--requests", type=int, default=200, help="requests per endpoint and concurrency")
     parser.add_argument("--concurrency", default="1,8,32")
+    parser.add_argument("--workers", default="1", help="server processes, e.g. 1,2 to compare")
     parser.add_argument("--port", type=int, default=0, help="0: any free port")
     parser.add_argument("--evidence", action="store_true", help="time /v1/classify with evidence")
     args = parser.parse_args()
     levels = [int(c) for c in args.concurrency.split(",")]
     texts = corpus_texts()
-    port = args.port or free_port()
-    with tempfile.TemporaryDirectory(prefix="pvoice-bench-") as tmp:
-        server, key = start_server(args.model, port, Path(tmp))
-        try:
-            rows = [asyncio.run(run_level(f"http://127.0.0.1:{port}", key, endpoint, texts, c, args.requests,
-                                          args.evidence))
-                    for endpoint in ("/v1/classify", "/v1/comments") for c in levels]
-        finally:
-            server.terminate()
-            server.wait(30)
+    rows = []
+    for workers in [int(w) for w in args.workers.split(",")]:
+        port = args.port or free_port()
+        with tempfile.TemporaryDirectory(prefix="pvoice-bench-") as tmp:
+            server, key = start_server(args.model, port, Path(tmp), workers)
+            try:
+                for endpoint in ("/v1/classify", "/v1/comments"):
+                    for c in levels:
+                        row = asyncio.run(run_level(f"http://127.0.0.1:{port}", key, endpoint, texts, c,
+                                                    args.requests, args.evidence))
+                        rows.append({**row, "workers": workers})
+            finally:
+                server.terminate()
+                server.wait(30)
     print(f"model: {args.model} | {platform.processor() or platform.machine()}, {os.cpu_count()} cores | "
           f"{args.requests} requests per row, one text each | classify evidence: {args.evidence}\n")
     print(table(rows))

@@ -21,8 +21,12 @@ def _engine(*, create: bool = False):
 def serve_command(
     host: Annotated[str | None, typer.Option(help="Interface to listen on (default PVOICE_HOST, 127.0.0.1).")] = None,
     port: Annotated[int | None, typer.Option(help="Port (default PVOICE_PORT, 8000).")] = None,
+    workers: Annotated[int, typer.Option(min=1, help="Server processes, each with its own copy of the model; "
+                                                     "they share the database, its leases and rate limits.")] = 1,
 ) -> None:
-    """Serve the triage API with uvicorn: one process, the model loaded once."""
+    """Serve the triage API with uvicorn: the model loaded once per process."""
+    import os
+
     import uvicorn
 
     from pvoice.settings import get_settings
@@ -31,8 +35,16 @@ def serve_command(
 
     settings = get_settings()
     configure_logging(json_logs=settings.log_json, level=settings.log_level)
-    app = create_app(settings, classifier=preflight(settings))
-    uvicorn.run(app, host=host or settings.host, port=port or settings.port, log_config=None, access_log=False)
+    classifier = preflight(settings)
+    where = {"host": host or settings.host, "port": port or settings.port, "log_config": None, "access_log": False}
+    if workers == 1:
+        uvicorn.run(create_app(settings, classifier=classifier), **where)
+        return
+    if settings.torch_threads is None:
+        # each process would otherwise start a thread per core and they would fight over the cores
+        os.environ["PVOICE_TORCH_THREADS"] = str(max(1, (os.cpu_count() or 1) // workers))
+    del classifier  # each worker process loads its own
+    uvicorn.run("pvoice.serving.main:app_from_environment", factory=True, workers=workers, **where)
 
 
 @db_app.command("upgrade")

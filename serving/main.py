@@ -113,3 +113,12 @@ def create_app(settings: Settings | None = None, *, clock: Clock | None = None, 
     install_docs(app, ROUTERS)
 
     return app
+
+
+def app_from_environment() -> FastAPI:
+    """The app of one worker process of `pvoice serve --workers N`, configured from the environment."""
+    from pvoice.serving.logs import configure_logging
+
+    settings = get_settings()
+    configure_logging(json_logs=settings.log_json, level=settings.log_level)
+    return create_app(settings)

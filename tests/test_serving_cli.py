@@ -119,3 +119,41 @@ def test_a_killed_server_delivers_its_pending_alerts_after_restart(tmp_path):
         server.wait(10)
         receiver.close()
     assert Path(tmp_path / "serve.db").exists()
+
+
+def _worker_processes(pid: int) -> int:
+    """Children of `pid` started by multiprocessing to serve (not its resource tracker)."""
+    count = 0
+    for proc in Path("/proc").glob("[0-9]*"):
+        try:
+            ppid = int((proc / "stat").read_text().rsplit(")", 1)[1].split()[1])
+            cmdline = (proc / "cmdline").read_bytes()
+        except (OSError, IndexError, ValueError):
+            continue
+        count += ppid == pid and b"spawn_main" in cmdline
+    return count
+
+
+def test_serve_with_two_workers_answers_from_two_processes(tmp_path):
+    model_dir = save_tiny_classifier(tmp_path / "model")
+    port = _free_port()
+    env = {**os.environ, "PVOICE_DATABASE_URL": f"sqlite:///{tmp_path / 'workers.db'}",
+           "PVOICE_MODEL_DIR": str(model_dir), "PVOICE_ROUTING_PATH": str(write_routing(tmp_path / "routing.yaml"))}
+    pvoice = [sys.executable, "-m", "pvoice"]
+    subprocess.run([*pvoice, "db", "upgrade"], env=env, capture_output=True, check=True)
+    created = subprocess.run([*pvoice, "keys", "create", "--role", "intake"], env=env, capture_output=True,
+                             text=True, check=True)
+    headers = {"Authorization": f"Bearer {created.stdout.strip().splitlines()[-1]}"}
+    server = subprocess.Popen([*pvoice, "serve", "--port", str(port), "--workers", "2"], env=env,
+                              stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        base = f"http://127.0.0.1:{port}"
+        _wait(lambda: httpx.get(f"{base}/readyz").status_code == 200, 120)
+        assert _worker_processes(server.pid) == 2
+        body = {"comments": [{"text": f"第{n}条：挂号排队太久", "channel": "wechat",
+                              "received_at": "2026-03-02T09:00:00"} for n in range(4)]}
+        for _ in range(3):
+            assert httpx.post(f"{base}/v1/comments", json=body, headers=headers, timeout=30).status_code == 200
+    finally:
+        server.terminate()
+        server.wait(30)
