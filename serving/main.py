@@ -3,6 +3,7 @@ database (applying or checking migrations), and runs the delivery and SLA worker
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from contextlib import asynccontextmanager
 
@@ -18,6 +19,7 @@ from pvoice.serving.api.guard import RequestGuard
 from pvoice.serving.clock import Clock, SystemClock
 from pvoice.serving.db import ensure_schema, make_db_engine, make_session_factory
 from pvoice.serving.errors import ConfigError, install_error_handlers
+from pvoice.serving.masking import mask_pii
 from pvoice.serving.metrics import Metrics
 from pvoice.serving.routing import load_calendar, load_routing
 from pvoice.serving.services import MicroBatcher, ServiceContext
@@ -85,6 +87,8 @@ def create_app(settings: Settings | None = None, *, clock: Clock | None = None, 
         app.state.ctx, app.state.metrics, app.state.batcher = ctx, metrics, batcher
         app.state.delivery, app.state.timers = delivery, timers
         await batcher.start()
+        # the name tagger behind masking loads once (a second or two): at startup, not in the first request
+        await asyncio.to_thread(mask_pii, "李医生")
         workers = [delivery, timers] if start_workers else []
         for worker in workers:
             await worker.start()
