@@ -21,8 +21,9 @@ from fastapi.staticfiles import StaticFiles
 from starlette.responses import HTMLResponse
 
 from pvoice.serving.api.deps import get_batcher
-from pvoice.serving.api.schemas import CaseAck, CaseReassign, CaseResolve, ClassifyRequest, CommentsCreate, KeyCreate
-from pvoice.serving.api.schemas import LabelsCreate
+from pvoice.serving.api.schemas import (
+    CaseAck, CaseReassign, CaseResolve, ClassifyRequest, CommentsCreate, KeyCreate, LabelsCreate,
+)
 from pvoice.serving.api.schemas.errors import error_components, error_response
 from pvoice.serving.services.auth import PERMISSIONS, Perm, Role
 
