@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import datetime, timezone
+from pathlib import Path
 from typing import Annotated
 
 import typer
@@ -53,6 +54,33 @@ def db_upgrade_command() -> None:
     from pvoice.serving.db import upgrade
 
     typer.echo(f"database at revision {upgrade(_engine(create=True))}")
+
+
+@db_app.command("backup")
+def db_backup_command(
+    path: Annotated[Path, typer.Argument(help="The copy to write (a new file, owner-only).")],
+) -> None:
+    """Copy the SQLite database while the service runs (SQLite's online backup); for PostgreSQL use pg_dump."""
+    import os
+    import sqlite3
+
+    from sqlalchemy.engine import make_url
+
+    from pvoice.serving.errors import ConfigError
+    from pvoice.settings import get_settings
+
+    url = make_url(get_settings().database_url)
+    if url.get_backend_name() != "sqlite":
+        raise ConfigError("pvoice db backup copies SQLite databases — for PostgreSQL use pg_dump (docs/deploy.md)")
+    source = Path(url.database or "")
+    if not source.is_file():
+        raise ConfigError(f"no database at {source} — check PVOICE_DATABASE_URL")
+    if path.exists():
+        raise ConfigError(f"{path} exists — give the backup a new name")
+    os.close(os.open(path, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o600))
+    with sqlite3.connect(source) as live, sqlite3.connect(path) as copy:
+        live.backup(copy)  # page by page, consistent even while the service writes
+    typer.echo(f"backed up {source} to {path} ({path.stat().st_size:,} bytes)")
 
 
 def _ready_session():

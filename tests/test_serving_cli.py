@@ -55,6 +55,20 @@ def test_db_upgrade(cli_env):
     assert result.exit_code == 0 and f"at revision {head_revision()}" in result.stdout
 
 
+def test_db_backup_copies_the_live_database(cli_env, tmp_path):
+    import sqlite3
+
+    assert cli_env.invoke(app, ["keys", "create", "--role", "agent"]).exit_code == 0
+    copy = tmp_path / "backup.db"
+    result = cli_env.invoke(app, ["db", "backup", str(copy)])
+    assert result.exit_code == 0, result.output
+    with sqlite3.connect(copy) as db:
+        assert db.execute("SELECT count(*) FROM api_keys").fetchone() == (1,)
+    assert copy.stat().st_mode & 0o077 == 0
+    again = cli_env.invoke(app, ["db", "backup", str(copy)])
+    assert again.exit_code == 2 and "exists" in again.output
+
+
 def _free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
