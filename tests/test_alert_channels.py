@@ -241,6 +241,19 @@ def test_robot_errcodes(receiver, senders, channel, errcode, retryable, code):
     assert "k-1" not in str(caught.value) and "tok-1" not in str(caught.value)  # tokens stay out of errors
 
 
+@pytest.mark.parametrize("channel", ["wecom", "dingtalk"])
+def test_robot_posts_carry_the_alert_keys_in_headers_and_in_the_text(receiver, senders, channel):
+    senders[channel].send(batch(receiver, channel, 1))
+    senders[channel].send(batch(receiver, channel, 3))
+    single, several = receiver.requests
+    assert single.headers["idempotency-key"] == single.headers["x-pvoice-idempotency-key"] == "case-0:opened"
+    assert "\n> ref: case-0:opened" in robot_text(single)  # a person reading the group can tell a repeat
+    expected_batch = "batch-" + hashlib.sha256("\n".join(sorted(
+        f"case-{i}:opened" for i in range(3))).encode()).hexdigest()[:32]
+    assert several.headers["idempotency-key"] == several.headers["x-pvoice-idempotency-key"] == expected_batch
+    assert all(f"ref: case-{i}:opened" in robot_text(several) for i in range(3))
+
+
 def test_a_reply_that_is_not_a_robot_answer_is_retried(receiver, senders):
     receiver.replies.append((200, {}, b"<html>proxy login</html>"))
     with pytest.raises(DeliveryError) as caught:
@@ -296,6 +309,7 @@ def test_webhook_posts_signed_json_with_idempotency_keys(receiver, senders):
     senders["webhook"].send(batch(receiver, "webhook", 3))
     single, several = receiver.requests
     assert single.headers["idempotency-key"] == "case-0:opened" == single.json()["idempotency_key"]
+    assert single.headers["x-pvoice-idempotency-key"] == "case-0:opened"
     payload = several.json()
     assert several.headers["idempotency-key"] == payload["idempotency_key"]
     expected_batch = "batch-" + hashlib.sha256("\n".join(sorted(
@@ -382,8 +396,8 @@ def test_a_burst_over_the_limit_is_batched_then_deferred(receiver):
     clock = FakeClock()
     limiter = SlidingWindowLimiter(2, 60.0, clock=clock)
     wecom = WeComSender(limiter=limiter, timeout=2, allowed_hosts=["127.0.0.1"], tz=SHANGHAI)
-    small = batch(receiver, "wecom", 30)
-    wecom.send(small)  # thirty short alerts: one robot message, one slot
+    small = batch(receiver, "wecom", 24)
+    wecom.send(small)  # two dozen short alerts: one robot message, one slot
     assert len(receiver.requests) == 1 and limiter.available(small[0].target) == 1
 
     clock.now += 10.0

@@ -71,6 +71,18 @@ class Sender(Protocol):
     def send(self, messages: list[AlertMessage]) -> None: ...
 
 
+class Limiter(Protocol):
+    limit: int
+
+    def try_acquire(self, key: str) -> float: ...
+
+
+def idempotency_headers(messages: Sequence[AlertMessage]) -> dict[str, str]:
+    """Every HTTP post names what it carries, so a receiver (or a proxy's log) can drop a repeat."""
+    key = batch_key(messages)
+    return {"Idempotency-Key": key, "X-PVoice-Idempotency-Key": key}
+
+
 # ---- helpers shared by the senders -----------------------------------------------------------------------------
 def _target_of(messages: Sequence[AlertMessage], channel: str) -> str:
     if not messages:
@@ -173,15 +185,20 @@ class _HttpSender:
 
 
 class _RobotSender(_HttpSender):
-    """A group robot: markdown messages, packed under the byte limit, at most N a minute per robot."""
+    """A group robot: markdown messages, packed under the byte limit, at most N a minute per robot.
+
+    Each alert's block ends with a `ref: <idempotency key>` line, and each post carries `Idempotency-Key` and
+    `X-PVoice-Idempotency-Key` headers (the batch key of the alerts in it), so a repeat after a lost reply can
+    be told apart by a person reading the group as by a receiver.
+    """
 
     rate_limit_errcodes: ClassVar[frozenset[int]]
     busy_errcodes: ClassVar[frozenset[int]] = frozenset({-1})  # "system busy" on both platforms
     max_bytes: ClassVar[int] = ROBOT_MAX_BYTES
 
-    def __init__(self, *, limiter: SlidingWindowLimiter, tz: tzinfo | None = None, **http: Any):
+    def __init__(self, *, limiter: Limiter, tz: tzinfo | None = None, **http: Any):
         super().__init__(**http)
-        self._limiter = limiter
+        self.limiter = limiter  # the delivery worker puts one kept in the database here, shared by processes
         self._tz = tz
 
     def send(self, messages: list[AlertMessage]) -> None:
@@ -193,15 +210,22 @@ class _RobotSender(_HttpSender):
 
     def _send_chunk(self, target: str, chunk: Chunk) -> None:
         where = _redact(target)
-        wait = self._limiter.try_acquire(target)
+        try:
+            wait = self.limiter.try_acquire(target)
+        except Exception as exc:  # noqa: BLE001 - the shared window's store is away: try again later
+            raise DeliveryError(
+                f"{where}: rate window unavailable: {type(exc).__name__}", code="limiter_unavailable", retryable=True
+            ) from exc
         if wait:
             raise DeliveryError(
-                f"{where}: {self._limiter.limit} messages a minute already sent; next slot in {wait:.1f}s",
+                f"{where}: {self.limiter.limit} messages a minute already sent; next slot in {wait:.1f}s",
                 code="rate_limited",
                 retryable=True,
                 retry_after=wait,
             )
-        response = self._post(self._url(target), where=where, json=self._payload(chunk))
+        body = json.dumps(self._payload(chunk), ensure_ascii=False).encode("utf-8")
+        headers = {"Content-Type": "application/json; charset=utf-8", **idempotency_headers(chunk.messages)}
+        response = self._post(self._url(target), where=where, content=body, headers=headers)
         self._check_reply(response, where)
 
     def _check_reply(self, response: httpx.Response, where: str) -> None:
@@ -304,8 +328,8 @@ def _as_json(message: AlertMessage) -> dict[str, str]:
 class WebhookSender(_HttpSender):
     """A generic JSON webhook: POST {"idempotency_key", "messages": [...]} per batch of at most 50 alerts.
 
-    The `Idempotency-Key` header equals the body's idempotency_key: the alert's own key for a batch of one,
-    else "batch-" + a digest of the sorted alert keys. Batches may regroup between retries, so receivers
+    The `Idempotency-Key` and `X-PVoice-Idempotency-Key` headers equal the body's idempotency_key: the alert's
+    own key for a batch of one, else "batch-" + a digest of the sorted alert keys. Batches may regroup between retries, so receivers
     should de-duplicate on each `messages[].idempotency_key`. With a secret, `X-PVoice-Timestamp` (unix
     seconds) and `X-PVoice-Signature` (see `webhook_signature`) let the receiver check origin and freshness.
     """
@@ -330,7 +354,7 @@ class WebhookSender(_HttpSender):
 
     def _request(self, chunk: Chunk) -> dict[str, Any]:
         body = chunk.text.encode("utf-8")
-        headers = {"Content-Type": "application/json; charset=utf-8", "Idempotency-Key": batch_key(chunk.messages)}
+        headers = {"Content-Type": "application/json; charset=utf-8", **idempotency_headers(chunk.messages)}
         if self._secret:
             timestamp = str(int(self._clock()))
             headers["X-PVoice-Timestamp"] = timestamp

@@ -47,13 +47,15 @@ def local_time(moment: datetime, tz: tzinfo | None) -> str:
 
 
 def render_block(message: AlertMessage, tz: tzinfo | None = None, *, max_bytes: int | None = None) -> str:
-    """One alert as markdown: a heading, the body, and a quoted line with the case, event, urgency and time.
+    """One alert as markdown: a heading, the body, a quoted line with the case, event, urgency and time, and
+    a `ref:` line with the alert's idempotency key, by which a person (or a robot's reader) tells a repeat.
 
     With `max_bytes`, an alert too long for one robot message loses the end of its body, never its heading or
     its case line, so it still arrives whole rather than split across messages.
     """
     head = f"#### {one_line(message.title)}\n"
-    foot = f"\n> {message.case_id} · {message.event} · {message.urgency} · {local_time(message.created_at, tz)}"
+    foot = (f"\n> {message.case_id} · {message.event} · {message.urgency} · {local_time(message.created_at, tz)}"
+            f"\n> ref: {message.idempotency_key}")
     body = message.body_markdown.strip()
     block = head + body + foot
     if max_bytes is None or nbytes(block) <= max_bytes:
