@@ -92,11 +92,15 @@ class Settings(BaseSettings):
     outbox_poll_seconds: float = Field(0.5, description="How often the delivery worker looks for due alerts (a "
                                                         "commit that writes alerts also wakes it).")
     timers_poll_seconds: float = Field(1.0, description="How often the SLA timers are checked.")
-    alert_max_attempts: int = Field(8, description="Tries of an alert before it is a dead letter.")
+    alert_retry_window_hours: float = Field(24.0, gt=0, description="A failing alert is retried with capped "
+                                                                    "exponential backoff for this long, then it is a "
+                                                                    "dead letter.")
     alert_backoff_base_seconds: float = Field(2.0, description="Delay before the first retry of a failed alert; it "
                                                                "doubles with each try (with jitter).")
     alert_backoff_max_seconds: float = Field(600.0, description="Longest delay between two tries of an alert.")
     alert_lease_seconds: float = Field(60.0, description="A claimed alert not settled by then is claimed again.")
+    alert_lanes: int = Field(8, ge=1, description="Targets sent to at once by one process; each target one send at a "
+                                                  "time.")
     log_json: bool = Field(True, description="Logs as JSON lines on stderr; false: plain text.")
     log_level: str = Field("INFO", description="DEBUG, INFO, WARNING or ERROR.")
     test_postgres_url: str | None = Field(None, description="PostgreSQL for the storage tests; they are skipped "

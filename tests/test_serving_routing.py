@@ -59,6 +59,9 @@ def _broken(tmp_path, mutate) -> RoutingError:
     (lambda r: r["people"]["psc"]["alerts"].append({"channel": "wecom", "target": "ftp://x"}), "not an http(s)"),
     (lambda r: r["routes"].append({"id": "again", "touchpoints": ["billing"], "people": ["psc"]}),
      "already routed by billing"),
+    (lambda r: r.update(admin=["ghost"]), "admin: unknown person 'ghost'"),
+    (lambda r: r.update(admin=[]), "admin: names nobody"),
+    (lambda r: (r.update(admin=["psc"]), r["people"]["psc"].update(alerts=[])), "'psc' has no alerts to be paged on"),
 ])
 def test_invalid_routing_is_refused_with_a_clear_message(tmp_path, mutate, expected):
     assert expected in str(_broken(tmp_path, mutate))
@@ -156,6 +159,13 @@ def test_nobody_on_duty_falls_back_to_the_service_center(tmp_path):
     assert [p.id for p in table.reachable(("nurse",), saturday)] == ["psc"]
     monday = datetime(2026, 3, 2, 3, 0, tzinfo=timezone.utc)
     assert [p.id for p in table.reachable(("nurse",), monday)] == ["nurse"]
+
+
+def test_dead_letters_page_the_admin_named_in_routing_else_the_service_center(tmp_path):
+    assert _parse(_raw(tmp_path)).admin_people == ("psc",)  # the fallback's people
+    assert _parse(_raw(tmp_path, admin=["yiwu", "nurse_head"])).admin_people == ("yiwu", "nurse_head")
+    shipped = load_routing(None, touchpoints=TOUCHPOINTS, timezone="Asia/Shanghai")
+    assert shipped.admin and all(shipped.people[p].alerts for p in shipped.admin_people)
 
 
 def test_praise_names_find_staff_unless_forwarding_is_off(tmp_path):

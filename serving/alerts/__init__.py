@@ -11,16 +11,18 @@ from pvoice.serving.alerts.channels import (
     close_senders,
     dingtalk_sign,
     dingtalk_signed_url,
+    idempotency_headers,
     parse_retry_after,
     webhook_signature,
 )
 from pvoice.serving.alerts.message import CHANNELS, AlertMessage
 from pvoice.serving.alerts.formatting import batch_key, message_id, pack_markdown, render_block
-from pvoice.serving.alerts.ratelimit import SlidingWindowLimiter
+from pvoice.serving.alerts.ratelimit import DatabaseWindowLimiter, SlidingWindowLimiter
 
 __all__ = [
     "CHANNELS",
     "AlertMessage",
+    "DatabaseWindowLimiter",
     "DeliveryError",
     "DingTalkSender",
     "EmailSender",
@@ -33,6 +35,7 @@ __all__ = [
     "close_senders",
     "dingtalk_sign",
     "dingtalk_signed_url",
+    "idempotency_headers",
     "message_id",
     "pack_markdown",
     "parse_retry_after",

@@ -1,11 +1,20 @@
-"""A sliding-window rate limiter per key, shared by the worker threads that deliver alerts."""
+"""Sliding-window rate limiters per key: one in memory for the threads of a process, one in the database for
+all the processes of the service."""
 
 from __future__ import annotations
 
+import hashlib
 import threading
 import time
 from collections import deque
 from collections.abc import Callable
+
+from sqlalchemy import update
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session, sessionmaker
+
+from pvoice.serving.db.engine import transaction
+from pvoice.serving.db.models import RateWindow
 
 
 class SlidingWindowLimiter:
@@ -45,3 +54,57 @@ class SlidingWindowLimiter:
         while stamps and stamps[0] <= now - self.window_s:
             stamps.popleft()
         return stamps
+
+
+class DatabaseWindowLimiter:
+    """The same sliding window per key, kept in the database so that every process sending to a robot counts
+    against one window (two processes with a window each would send the robot twice its limit).
+
+    A slot is taken in one short write transaction on the key's row: its first statement writes, so on SQLite
+    it holds the database's write lock before it reads, and on PostgreSQL it holds the row's lock; either way
+    no other process reads the window between our read and our write. Keys are stored hashed: robot URLs
+    carry their access token.
+    """
+
+    def __init__(self, factory: sessionmaker[Session], limit: int, window_s: float = 60.0, *,
+                 clock: Callable[[], float] = time.time):
+        if limit < 1 or window_s <= 0:
+            raise ValueError(f"limit must be >= 1 and window_s > 0, got {limit} and {window_s}")
+        self.factory, self.limit, self.window_s, self._clock = factory, limit, window_s, clock
+
+    @staticmethod
+    def row_key(key: str) -> str:
+        return hashlib.sha256(key.encode("utf-8")).hexdigest()
+
+    def try_acquire(self, key: str) -> float:
+        """Take a slot and return 0.0, or take nothing and return the seconds until a slot frees."""
+        row_key = self.row_key(key)
+        for _ in range(3):
+            try:
+                return self._try_acquire(row_key)
+            except IntegrityError:  # another process created the row first (PostgreSQL): read it again
+                continue
+        return self._try_acquire(row_key)
+
+    def available(self, key: str) -> int:
+        with self.factory() as session:
+            row = session.get(RateWindow, self.row_key(key))
+            now = self._clock()
+            return self.limit - len([s for s in (row.stamps if row else []) if s > now - self.window_s])
+
+    def _try_acquire(self, row_key: str) -> float:
+        with transaction(self.factory) as session:
+            # the write comes first: it is what locks (a no-op update on an existing row, a lock either way)
+            session.execute(update(RateWindow).where(RateWindow.key == row_key).values(key=RateWindow.key)
+                            .execution_options(synchronize_session=False))
+            row = session.get(RateWindow, row_key, populate_existing=True)
+            now = self._clock()
+            stamps = sorted(s for s in (row.stamps if row else []) if s > now - self.window_s)
+            if len(stamps) >= self.limit:
+                return max(stamps[0] + self.window_s - now, 0.0)
+            stamps.append(now)
+            if row is None:
+                session.add(RateWindow(key=row_key, stamps=stamps))
+            else:
+                row.stamps = stamps
+            return 0.0

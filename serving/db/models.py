@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import datetime, timezone
+from datetime import datetime, timedelta, timezone
 
 from sqlalchemy import (
     JSON, DateTime, ForeignKey, Index, Integer, MetaData, String, Text, TypeDecorator, UniqueConstraint,
@@ -217,7 +217,8 @@ class OutboxAlert(Base):
     urgency: Mapped[str] = mapped_column(String(16))
     title: Mapped[str] = mapped_column(String(200))
     body_markdown: Mapped[str] = mapped_column(Text)
-    # pending -> sending -> delivered; a failed try goes back to `failed` until attempts run out: `dead`
+    # pending -> sending -> delivered; a failed try goes back to `failed` and is retried until the retry window
+    # (alert_retry_window_hours from retry_since) has passed or the error is permanent: `dead`
     status: Mapped[str] = mapped_column(String(16))
     attempts: Mapped[int] = mapped_column(Integer, default=0)
     next_attempt_at: Mapped[datetime] = mapped_column(UTCDateTime)
@@ -227,3 +228,20 @@ class OutboxAlert(Base):
     last_error_code: Mapped[str | None] = mapped_column(String(64), nullable=True)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime)
     delivered_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
+    # start of the current retry window: None means created_at; an admin's retry opens a new window
+    retry_since: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
+    # when this urgent alert, unable to arrive within the case's SLA, was handed to the next escalation level
+    escalated_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
+
+    def retry_deadline(self, window_seconds: float) -> datetime:
+        return (self.retry_since or self.created_at) + timedelta(seconds=window_seconds)
+
+
+class RateWindow(Base):
+    """The recent sends to one robot, shared by every process that delivers alerts: the robot counts messages
+    per minute whoever sends them. One row per target, locked while a slot is taken."""
+
+    __tablename__ = "rate_windows"
+
+    key: Mapped[str] = mapped_column(String(64), primary_key=True)  # sha256 of the robot URL: its token is not kept
+    stamps: Mapped[list] = mapped_column(JSON, default=list)  # unix seconds of the sends still in the window

@@ -78,6 +78,11 @@ class RoutingTable:
     medical_affairs: Group
     forward_praise: bool = True
     zone: ZoneInfo = field(default_factory=lambda: ZoneInfo("Asia/Shanghai"))
+    admin: tuple[str, ...] = ()  # paged about dead letters; empty: the fallback's people
+
+    @property
+    def admin_people(self) -> tuple[str, ...]:
+        return self.admin or self.fallback.people
 
     def route_for(self, touchpoints: list[str], department: str | None) -> Route | None:
         """The route of the first touchpoint (most probable first) that has one; a department match wins."""
@@ -218,10 +223,14 @@ def parse_routing(raw, *, touchpoints: list[str], zone: ZoneInfo, source: Path |
     fallback = _parse_group(raw.get("fallback"), "fallback", people, problems)
     medical = _parse_group(raw.get("medical_affairs"), "medical_affairs", people, problems)
     routes = _parse_routes(raw.get("routes"), people, touchpoints, problems)
+    admin = _people_refs(raw.get("admin"), "admin", people, problems, required="admin" in raw)
+    for pid in admin:
+        if pid in people and not people[pid].alerts:
+            problems.append(f"admin: {pid!r} has no alerts to be paged on")
     praise = raw.get("praise") or {}
     if problems:
         raise RoutingError(source, problems)
-    return RoutingTable(people, routes, fallback, medical, bool(praise.get("forward", True)), zone)
+    return RoutingTable(people, routes, fallback, medical, bool(praise.get("forward", True)), zone, admin)
 
 
 def default_routing_path() -> Path:

@@ -23,7 +23,10 @@ class PollingWorker:
     def notify(self) -> None:
         """Run the next tick now; safe to call from any thread."""
         if self._loop is not None and self._wake is not None and not self._loop.is_closed():
-            self._loop.call_soon_threadsafe(self._wake.set)
+            try:
+                self._loop.call_soon_threadsafe(self._wake.set)
+            except RuntimeError:  # the loop closed between the check and the call: nothing left to wake
+                pass
 
     async def start(self) -> None:
         self._loop, self._wake = asyncio.get_running_loop(), asyncio.Event()
