@@ -44,7 +44,8 @@ class Delivery:
     # ---- helpers -------------------------------------------------------------------------------------
     def _post(self, count: Counter, items: list[dict], role: str = "intake") -> httpx.Response | None:
         try:
-            response = self.client.post("/v1/comments", json={"comments": items}, headers=headers(self.server.keys[role]))
+            response = self.client.post("/v1/comments", json={"comments": items},
+                                        headers=headers(self.server.keys[role]))
         except httpx.HTTPError as error:
             count.saw("POST", "/v1/comments", None)
             count.row.notes.append(f"POST /v1/comments: no answer ({type(error).__name__})")
@@ -264,12 +265,14 @@ class Delivery:
         self.server.limit_file_writes(True)
         try:
             for n in range(plan.disk_comments):
-                items = self._items("disk", 1) if n % 2 else [comment("挂号处的态度还可以", f"rel-disk-calm-{n}-{time.time_ns()}")]
+                calm = [comment("挂号处的态度还可以", f"rel-disk-calm-{n}-{time.time_ns()}")]
+                items = self._items("disk", 1) if n % 2 else calm
                 row.inputs += 1
                 self._expect_refusal(row, "POST", "/v1/comments", "intake", json={"comments": items})
                 refused += items
-            for method, path, role, body in [("POST", f"/v1/cases/{min(cases, default=1)}/ack", "agent", {"note": "收到"}),
-                                             ("POST", "/v1/keys", "admin", {"role": "agent", "name": "disk"})]:
+            writes = [("POST", f"/v1/cases/{min(cases, default=1)}/ack", "agent", {"note": "收到"}),
+                      ("POST", "/v1/keys", "admin", {"role": "agent", "name": "disk"})]
+            for method, path, role, body in writes:
                 row.inputs += 1
                 self._expect_refusal(row, method, path, role, json=body)
             ready = self.client.get("/readyz")
@@ -277,8 +280,8 @@ class Delivery:
             row.notes.append(f"{row.scenario}: /readyz during the fault: {ready.status_code} {ready.text[:160]}")
             if ready.status_code != 503 or ready.json().get("status") != "not ready":
                 row.fail(f"/readyz during the fault: {ready.status_code} {ready.text[:160]}")
-            for method, path, role, kw in [("GET", "/v1/cases", "agent", {}),
-                                           ("POST", "/v1/classify", "intake", {"json": {"texts": ["挂号排队太久"]}})]:
+            reads = [("GET", "/v1/cases", "agent", {}), ("POST", "/v1/classify", "intake", {"json": {"texts": ["挂号"]}})]
+            for method, path, role, kw in reads:
                 response = self.client.request(method, path, headers=headers(self.server.keys[role]), **kw)
                 coded = response.status_code == 503 and "error" in response.text
                 count.saw(method, path, None if coded else response.status_code, response.text)
@@ -293,7 +296,8 @@ class Delivery:
             response = self._post(count, [item])
             if response is None or response.status_code != 200:
                 row.lost_comments += 1
-                row.fail(f"comment refused during the fault, re-posted after -> {getattr(response, 'status_code', None)}")
+                row.fail(f"comment refused during the fault, re-posted after -> "
+                         f"{getattr(response, 'status_code', None)}")
                 continue
             result = response.json()["items"][0]
             if not result["created"]:

@@ -119,9 +119,10 @@ def role_matrix(server: Server, permissions: dict, roles_allowed: dict) -> Row:
     return row
 
 
-def fuzz(server: Server, permissions: dict, roles_allowed: dict, *, examples: int) -> Row:
+def fuzz(server: Server, permissions: dict, roles_allowed: dict, *, examples: int, at_least: int = 0) -> Row:
     """Positive and negative schemathesis cases per operation: `examples` each with every role allowed to call
-    it, one positive case with each role that is not (it must be refused). Counts requests and 5xx."""
+    it, one positive case with each role that is not (it must be refused). Counts requests and 5xx; fewer than
+    `at_least` requests is a failure of the run itself (hypothesis ran out of distinct cases)."""
     row = Row(FUZZ, faults="generated inputs, 4 roles")
     count = Counter(row)
     session = requests.Session()
@@ -149,4 +150,6 @@ def fuzz(server: Server, permissions: dict, roles_allowed: dict, *, examples: in
                         server.keys.update(create_keys(server.database_url))
     row.notes.append(f"schemathesis {schemathesis.__version__}: {row.load} requests in "
                      f"{time.monotonic() - started:.0f} s")
+    if row.load < at_least:
+        row.fail(f"only {row.load} generated requests, fewer than {at_least}")
     return row

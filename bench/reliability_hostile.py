@@ -20,7 +20,9 @@ BIG_INTS = [2**63, 2**63 + 1, 2**64, 10**30, -(2**63) - 1]
 EXTREME_DATES = ["0001-01-01T00:00:00", "0001-01-01T00:00:00+14:00", "9999-12-31T23:59:59Z",
                  "9999-12-31T23:59:59-14:00", "1970-01-01T00:00:00Z", "2026-02-30T00:00:00", "99999-01-01",
                  "-0001-01-01T00:00:00", "2026-03-02T09:00:00+99:00", "9" * 40]
-INVISIBLE = ["\u200b", "\u200b\u200c\u200d", "\ufeff\u2060", " \u200b \u200d ", "\u2063\u180e", "\u200b" * 5000]
+# zero-width characters only: the usual ones, an invisible separator, bidi marks, a 5,000-long run
+INVISIBLE = ["\u200b", "\u200b\u200c\u200d", "\ufeff\u2060", " \u200b \u200d ", "\u2063\u180e",
+             "\u200e\u200f\u202a\u202c", "\u200b" * 5000]
 MB = 1024 * 1024
 
 
@@ -82,9 +84,10 @@ class Hostile:
 
     def big_integers(self) -> None:
         for n in BIG_INTS:
-            for method, path, role in [("GET", f"/v1/comments/{n}", "manager"), ("GET", f"/v1/comments/{n}/labels", "manager"),
-                                       ("GET", f"/v1/cases/{n}", "agent"), ("POST", f"/v1/cases/{n}/ack", "agent"),
-                                       ("POST", f"/v1/alerts/{n}/retry", "admin"), ("DELETE", f"/v1/keys/{n}", "admin")]:
+            paths = [("GET", f"/v1/comments/{n}", "manager"), ("GET", f"/v1/comments/{n}/labels", "manager"),
+                     ("GET", f"/v1/cases/{n}", "agent"), ("POST", f"/v1/cases/{n}/ack", "agent"),
+                     ("POST", f"/v1/alerts/{n}/retry", "admin"), ("DELETE", f"/v1/keys/{n}", "admin")]
+            for method, path, role in paths:
                 self._request(method, path, role, what=f"as {role}")
             for path, params, role in [("/v1/cases", {"offset": n}, "agent"), ("/v1/cases", {"limit": n}, "agent"),
                                        ("/v1/alerts", {"case_id": n}, "admin"), ("/v1/alerts", {"offset": n}, "admin")]:
@@ -98,7 +101,7 @@ class Hostile:
             for name in ("created_from", "created_to"):
                 self._request("GET", "/v1/cases", "agent", expect="not 5xx", params={name: when})
             self._request("POST", "/v1/comments", "intake", expect="not 5xx", what=f"received_at={when}",
-                          json={"comments": [comment("挂号处的态度还可以", self._external_id("date"), received_at=when)]})
+                          json={"comments": [comment("挂号处还可以", self._external_id("date"), received_at=when)]})
 
     def nul_and_invisible(self) -> None:
         for text in ["\x00", "护士\x00输错", "\x00" * 100]:
@@ -223,7 +226,8 @@ class Hostile:
             time.sleep(0.5)  # let the classify get going first
             external_id = self._external_id("urgent")
             urgent_started = time.monotonic()
-            urgent = self.client.post("/v1/comments", json={"comments": [comment(urgent_text("urgent", 1), external_id)]},
+            body = {"comments": [comment(urgent_text("urgent", 1), external_id)]}
+            urgent = self.client.post("/v1/comments", json=body,
                                       headers=headers(self.server.keys["intake"]))
             urgent_s = time.monotonic() - urgent_started
             try:
