@@ -14,9 +14,11 @@ from fastapi.testclient import TestClient
 from sqlalchemy import select
 
 from pvoice.model.predictor import Classifier
+from pvoice.settings import Settings
 from pvoice.serving import create_app
 from pvoice.serving.db import OutboxAlert, make_db_engine, make_session_factory, upgrade
-from serving_support import Harness, ScriptedClassifier, WebhookReceiver, make_settings, write_routing
+from serving_support import (Harness, ScriptedClassifier, WebhookReceiver, make_settings, reset_postgres,
+                             write_routing)
 
 URGENT = "护士给我妈输错了液，到现在没人给个说法！"  # routed to the nurse
 ESCALATION = "再不给我退费我就打12345投诉你们"  # routed to the cashier
@@ -84,6 +86,17 @@ def fast():
     server.close()
 
 
+@pytest.fixture(params=["sqlite", "postgres"])
+def db_url(request, tmp_path):
+    if request.param == "sqlite":
+        (tmp_path / "limit.db").touch(mode=0o600)  # as `pvoice db upgrade` would create it
+        return f"sqlite:///{tmp_path / 'limit.db'}"
+    url = Settings().test_postgres_url
+    if not url:
+        pytest.skip("PostgreSQL not configured: set PVOICE_TEST_POSTGRES_URL (.ci/run does)")
+    return reset_postgres(url)
+
+
 def _wait(condition, timeout: float = 10.0) -> None:
     deadline = time.monotonic() + timeout
     while not condition():
@@ -145,12 +158,12 @@ def test_a_robot_slower_than_the_timeout_fails_its_lane_and_frees_it(tmp_path, t
         slow.close()
 
 
-def test_two_processes_together_keep_under_a_robots_limit(tmp_path, tiny_model_dir, scripted, fast):
+def test_two_processes_together_keep_under_a_robots_limit(tmp_path, tiny_model_dir, scripted, fast, db_url):
     # issue 11: two server processes on one SQLite file sent a robot 40 posts a minute; its limit is 20
     robot = fast.url + "/cgi-bin/webhook/send?key=shared"
     routing = _routing(tmp_path, fast.url, {"channel": "wecom", "target": robot})
     settings = make_settings(tmp_path, tiny_model_dir, routing_path=routing, case_evidence=False,
-                             alert_rate_limit_per_minute=3)
+                             database_url=db_url, alert_rate_limit_per_minute=3)
     # two apps, each with its own engine, its own senders and its own delivery worker: two processes
     first, second = (create_app(settings, classifier=scripted, start_workers=False) for _ in range(2))
     with TestClient(first) as one, TestClient(second) as two:
@@ -166,12 +179,10 @@ def test_two_processes_together_keep_under_a_robots_limit(tmp_path, tiny_model_d
         assert all(r.attempts == 0 for r in rows if r.status == "failed")  # slowing down is not failing
 
 
-def test_the_shared_window_admits_exactly_its_limit_from_many_threads_of_two_engines(tmp_path):
+def test_the_shared_window_admits_exactly_its_limit_from_many_threads_of_two_engines(db_url):
     from pvoice.serving.alerts import DatabaseWindowLimiter
 
-    (tmp_path / "limit.db").touch(mode=0o600)  # as `pvoice db upgrade` would create it
-    url = f"sqlite:///{tmp_path / 'limit.db'}"
-    engines = [make_db_engine(url) for _ in range(2)]
+    engines = [make_db_engine(db_url) for _ in range(2)]
     upgrade(engines[0])
     limiters = [DatabaseWindowLimiter(make_session_factory(e), 20) for e in engines]
     results: list[float] = []
