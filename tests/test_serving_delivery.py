@@ -17,6 +17,7 @@ from pvoice.settings import Settings
 from pvoice.serving import create_app
 from pvoice.serving.alerts import CHANNELS, DeliveryError
 from pvoice.serving.db import OutboxAlert
+from pvoice.serving.services.outbox import claim
 from serving_support import Harness, ManualClock, ScriptedClassifier, WebhookReceiver, make_settings, write_routing
 
 URGENT = "护士给我妈输错了液，到现在没人给个说法！"
@@ -195,6 +196,10 @@ def test_five_minutes_down_loses_no_alert(moved):
     assert [r.status for r in rows] == ["delivered"] * 12
     keys = [m.idempotency_key for m in moved.webhook.delivered]
     assert sorted(keys) == sorted(r.idempotency_key for r in rows) and len(set(keys)) == 12
+    # the first alert a target takes again brings its others forward: they do not wait out their backoff
+    for recipient in {r.recipient for r in rows}:
+        times = [r.delivered_at for r in rows if r.recipient == recipient]
+        assert max(times) - min(times) <= timedelta(seconds=10)
 
 
 def test_an_alert_is_retried_for_the_whole_window_then_pages_the_admin_once(moved, caplog):
@@ -288,3 +293,17 @@ def test_an_urgent_alert_that_cannot_arrive_within_the_sla_goes_to_the_next_leve
     nurse = next(r for r in _rows(moved) if r.recipient == "nurse")
     assert nurse.status == "failed" and nurse.escalated_at == escalated_at and nurse.attempts > 8
     assert [m.target.rsplit("/", 1)[1] for m in moved.webhook.delivered] == ["nurse-head"]
+
+
+def test_a_claim_takes_a_targets_due_alerts_together_and_none_while_one_is_in_flight(moved):
+    for n in range(3):
+        moved.comment(f"{URGENT} 第{n}次")
+    now = moved.ctx.clock.now()
+    _, batch = claim(moved.ctx.factory, now=now, lease_seconds=60)
+    assert len(batch) == 3  # one lane, one batch: the sender packs them
+    moved.comment(ESCALATION)
+    moved.comment(f"{URGENT} 又一次")
+    _, more = claim(moved.ctx.factory, now=now, lease_seconds=60)
+    assert [r.recipient for r in more] == ["cashier"]  # the nurse's target is in flight: its new alert waits
+    _, late = claim(moved.ctx.factory, now=now + timedelta(seconds=61), lease_seconds=60)
+    assert sorted(r.recipient for r in late) == ["cashier"] + ["nurse"] * 4  # leases ran out: all again

@@ -83,11 +83,13 @@ def _due(now: datetime):
     )
 
 
-def _lane_in_flight(now: datetime):
-    """A row of the same (channel, target) is being sent under a live lease, by this process or another."""
+def _lane_in_flight(now: datetime, token: str):
+    """A row of the same (channel, target) is being sent under a live lease, by this process or another.
+    Rows of this claim (`token`) do not count: SQLite re-evaluates the condition row by row during the UPDATE
+    that claims them, and would otherwise let only the first row of each target through."""
     other = aliased(OutboxAlert)
     return exists().where(other.channel == OutboxAlert.channel, other.target == OutboxAlert.target,
-                          other.status == "sending", other.lease_until >= now)
+                          other.status == "sending", other.lease_until >= now, other.claim_token != token)
 
 
 def claim(factory: sessionmaker[Session], *, now: datetime, lease_seconds: float, limit: int = 200,
@@ -98,7 +100,7 @@ def claim(factory: sessionmaker[Session], *, now: datetime, lease_seconds: float
     token = str(uuid.uuid4())
     with transaction(factory) as session:
         first = func.min(OutboxAlert.next_attempt_at)
-        query = (select(OutboxAlert.channel, OutboxAlert.target).where(_due(now), ~_lane_in_flight(now))
+        query = (select(OutboxAlert.channel, OutboxAlert.target).where(_due(now), ~_lane_in_flight(now, token))
                  .group_by(OutboxAlert.channel, OutboxAlert.target).order_by(first))
         if lanes is not None:
             query = query.limit(lanes + len(busy))
@@ -114,7 +116,7 @@ def claim(factory: sessionmaker[Session], *, now: datetime, lease_seconds: float
         if not ids:
             return token, []
         session.execute(
-            update(OutboxAlert).where(OutboxAlert.id.in_(ids), _due(now), ~_lane_in_flight(now))
+            update(OutboxAlert).where(OutboxAlert.id.in_(ids), _due(now), ~_lane_in_flight(now, token))
             .values(status="sending", claim_token=token, lease_until=now + timedelta(seconds=lease_seconds))
             .execution_options(synchronize_session=False))
         rows = list(session.scalars(select(OutboxAlert).where(OutboxAlert.claim_token == token)
@@ -134,15 +136,27 @@ class RetryPolicy:
         return ceiling / 2 + random.uniform(0, ceiling / 2)
 
 
-def mark_delivered(factory: sessionmaker[Session], *, ids: list[int], token: str, now: datetime) -> None:
+def mark_delivered(factory: sessionmaker[Session], *, ids: list[int], token: str, now: datetime) -> int:
+    """Settle delivered rows; returns how many failed rows of the same targets were brought forward to now:
+    a target that has just taken a send is back, and its alerts should not wait out their backoff."""
     if not ids:
-        return
+        return 0
     with transaction(factory) as session:
         session.execute(
             update(OutboxAlert).where(OutboxAlert.id.in_(ids), OutboxAlert.claim_token == token)
             .values(status="delivered", delivered_at=now, lease_until=None, attempts=OutboxAlert.attempts + 1,
                     last_error=None, last_error_code=None)
             .execution_options(synchronize_session=False))
+        lanes = set(session.execute(select(OutboxAlert.channel, OutboxAlert.target).where(OutboxAlert.id.in_(ids))
+                                    .distinct()))
+        hurried = 0
+        for channel, target in lanes:
+            hurried += session.execute(
+                update(OutboxAlert).where(OutboxAlert.channel == channel, OutboxAlert.target == target,
+                                          OutboxAlert.status == "failed", OutboxAlert.next_attempt_at > now,
+                                          OutboxAlert.last_error_code != "rate_limited")
+                .values(next_attempt_at=now).execution_options(synchronize_session=False)).rowcount
+    return hurried
 
 
 def mark_failed(factory: sessionmaker[Session], *, ids: list[int], token: str, now: datetime, error: str,

@@ -114,7 +114,7 @@ class DeliveryWorker(PollingWorker):
             settled = now or self.ctx.clock.now()
             done = set(getattr(error, "delivered", ()) or ())
             arrived = [r.id for r in rows if r.idempotency_key in done]
-            mark_delivered(self.ctx.factory, ids=arrived, token=token, now=settled)
+            self._delivered(arrived, token, settled)
             self._failed([r for r in rows if r.id not in arrived], token, settled, str(error), error.code,
                          error.retryable, getattr(error, "retry_after", None))
             self.metrics.alerts_sent.labels(channel).inc(len(arrived))
@@ -123,9 +123,13 @@ class DeliveryWorker(PollingWorker):
             log.exception("sender raised", extra={"channel": channel})
             self._failed(rows, token, now or self.ctx.clock.now(), repr(error), "unexpected", True, None)
             return 0
-        mark_delivered(self.ctx.factory, ids=[r.id for r in rows], token=token, now=now or self.ctx.clock.now())
+        self._delivered([r.id for r in rows], token, now or self.ctx.clock.now())
         self.metrics.alerts_sent.labels(channel).inc(len(rows))
         return len(rows)
+
+    def _delivered(self, ids: list[int], token: str, now: datetime) -> None:
+        if mark_delivered(self.ctx.factory, ids=ids, token=token, now=now):
+            self.notify()  # the target is back: what it failed to take goes on the next tick
 
     def _failed(self, rows: list[OutboxAlert], token: str, now: datetime, message: str, code: str,
                 retryable: bool, retry_after: float | None) -> None:
