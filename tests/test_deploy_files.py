@@ -236,6 +236,6 @@ def test_the_units_command_lines_start_a_service_that_is_ready(tmp_path, tiny_mo
 def test_deploy_guide_covers_tls_backups_upgrades_and_models():
     text = (ROOT / "docs" / "deploy.md").read_text(encoding="utf-8")
     for needed in ("server {", "ssl_certificate", "proxy_pass http://127.0.0.1:8000", "X-Forwarded-Proto",
-                   ".backup", "sqlite3.connect", "pg_dump", "pg_restore", "pvoice db upgrade",
+                   ".backup", "pvoice db backup", "pg_dump", "pg_restore", "pvoice db upgrade",
                    "systemctl", "docker compose", "--target trained", "not built"):
         assert needed in text, needed
