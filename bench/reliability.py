@@ -53,7 +53,7 @@ def plans(quick: bool) -> dict:
     scaled to stay a few real seconds above the HTTP timeout, so a send is never claimed twice while it runs."""
     if quick:
         scale, lease_s = 60.0, 8.0
-        plan = Plan(slow_s=3.0, slow_posts=2, fast_posts=3, fast_bound_s=3.0, down_clock_s=600, down_comments=12,
+        plan = Plan(slow_s=3.0, slow_posts=2, fast_posts=3, fast_bound_s=2.0, down_clock_s=600, down_comments=12,
                     kill_comments=16, disk_comments=4, settle_s=30.0, lease_s=lease_s)
         return dict(scale=scale, plan=plan, examples=2, min_generated=100, big_body_mb=100, body_timeout_s=3.0,
                     classify_texts=(256, 200),

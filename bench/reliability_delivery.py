@@ -38,7 +38,7 @@ class Plan:
 class Delivery:
     def __init__(self, server: Server, receivers: Receivers, plan: Plan):
         self.server, self.receivers, self.plan = server, receivers, plan
-        self.client = httpx.Client(base_url=server.url, timeout=60)
+        self.client = httpx.Client(base_url=server.url, timeout=30)
         self.serial = 0
 
     # ---- helpers -------------------------------------------------------------------------------------
@@ -52,6 +52,21 @@ class Delivery:
             return None
         count.saw("POST", "/v1/comments", response.status_code, response.text)
         return response
+
+    def _try(self, row: Row, method: str, path: str, role: str | None = None, **kw) -> httpx.Response | None:
+        """A request whose failure to answer is a finding, not the end of the scenario."""
+        try:
+            return self.client.request(method, path, headers=headers(self.server.keys.get(role)), **kw)
+        except httpx.HTTPError as error:
+            row.load += 1
+            row.fail(f"{method} {path}: no answer ({type(error).__name__})")
+            return None
+
+    def _ready(self) -> bool:
+        try:
+            return self.client.get("/readyz").status_code == 200
+        except httpx.HTTPError:
+            return False
 
     def _items(self, lane: str, n: int) -> list[dict]:
         items = []
@@ -119,10 +134,11 @@ class Delivery:
         """Every comment answered 200 is there, with its text."""
         for external_id, (comment_id, text) in stored.items():
             row.load += 1
-            response = self.client.get(f"/v1/comments/{comment_id}", headers=headers(self.server.keys["manager"]))
-            if response.status_code != 200 or response.json().get("text") != text:
+            response = self._try(row, "GET", f"/v1/comments/{comment_id}", "manager")
+            if response is None or response.status_code != 200 or response.json().get("text") != text:
                 row.lost_comments += 1
-                row.fail(f"comment {comment_id} ({external_id}) answered 200 before, now {response.status_code}")
+                row.fail(f"comment {comment_id} ({external_id}) answered 200 before, now "
+                         f"{getattr(response, 'status_code', None)}")
 
     # ---- scenarios -----------------------------------------------------------------------------------
     def slow_receiver(self) -> Row:
@@ -275,14 +291,17 @@ class Delivery:
             for method, path, role, body in writes:
                 row.inputs += 1
                 self._expect_refusal(row, method, path, role, json=body)
-            ready = self.client.get("/readyz")
-            count.saw("GET", "/readyz", ready.status_code if ready.status_code != 503 else None)
-            row.notes.append(f"{row.scenario}: /readyz during the fault: {ready.status_code} {ready.text[:160]}")
-            if ready.status_code != 503 or ready.json().get("status") != "not ready":
-                row.fail(f"/readyz during the fault: {ready.status_code} {ready.text[:160]}")
+            ready = self._try(row, "GET", "/readyz")
+            if ready is not None:
+                count.saw("GET", "/readyz", None if ready.status_code == 503 else ready.status_code)
+                row.notes.append(f"{row.scenario}: /readyz during the fault: {ready.status_code} {ready.text[:160]}")
+                if ready.status_code != 503 or ready.json().get("status") != "not ready":
+                    row.fail(f"/readyz during the fault: {ready.status_code} {ready.text[:160]}")
             reads = [("GET", "/v1/cases", "agent", {}), ("POST", "/v1/classify", "intake", {"json": {"texts": ["挂号"]}})]
             for method, path, role, kw in reads:
-                response = self.client.request(method, path, headers=headers(self.server.keys[role]), **kw)
+                response = self._try(row, method, path, role, **kw)
+                if response is None:
+                    continue
                 coded = response.status_code == 503 and "error" in response.text
                 count.saw(method, path, None if coded else response.status_code, response.text)
                 if response.status_code != 200:
@@ -290,7 +309,7 @@ class Delivery:
             time.sleep(2)  # the workers meet the fault too
         finally:
             self.server.limit_file_writes(False)
-        if not wait_until(lambda: self.client.get("/readyz").status_code == 200, 30, poll=0.5):
+        if not wait_until(self._ready, 30, poll=0.5):
             row.fail("/readyz not ready within 30 s of the fault being lifted")
         for item in refused:  # refused whole: posting it again stores it now, for the first time
             response = self._post(count, [item])
@@ -311,11 +330,8 @@ class Delivery:
 
     def _expect_refusal(self, row: Row, method: str, path: str, role: str, **kw) -> None:
         """A write during the fault: 503 with an error code (retry later); a 500, or no code, is a defect."""
-        try:
-            response = self.client.request(method, path, headers=headers(self.server.keys[role]), **kw)
-        except httpx.HTTPError as error:
-            row.load += 1
-            row.fail(f"{method} {path} during the fault: no answer ({type(error).__name__})")
+        response = self._try(row, method, path, role, **kw)
+        if response is None:
             return
         row.load += 1
         code = (response.json().get("error") or {}).get("code") if response.headers.get(

@@ -84,7 +84,7 @@ def _call(case, server: Server, session: requests.Session, key: str | None, *, k
 
 
 def _describe(case, response) -> str:
-    return f"{case.method.upper()} {case.formatted_path}" + (f" query={case.query}" if case.query else "")
+    return case.formatted_path + (f" query={case.query}" if case.query else "")
 
 
 def role_matrix(server: Server, permissions: dict, roles_allowed: dict) -> Row:
@@ -142,9 +142,9 @@ def fuzz(server: Server, permissions: dict, roles_allowed: dict, *, examples: in
                     status = getattr(response, "status_code", None)
                     count.saw(method, _describe(case, response), status, getattr(response, "text", str(response)))
                     if status is None:
-                        row.fail(f"{_describe(case, response)} as {role}: no answer ({response})")
+                        row.fail(f"{method} {_describe(case, response)} as {role}: no answer ({response})")
                     elif not allowed and mode.is_positive and status < 400:
-                        row.fail(f"{_describe(case, response)} as {role}: {status}, expected 403")
+                        row.fail(f"{method} {_describe(case, response)} as {role}: {status}, expected 403")
                     if (method, path) == ("DELETE", "/v1/keys/{key_id}") and status == 200:
                         # a generated id revoked one of the bench's keys: mint a fresh set so the run goes on
                         server.keys.update(create_keys(server.database_url))
