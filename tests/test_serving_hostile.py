@@ -108,7 +108,8 @@ def test_out_of_range_values_are_422(svc, method, path):
     assert response.json()["error"]["code"] == "invalid_input"
 
 
-@pytest.mark.parametrize("text", ["病房里\x00很吵", "\u200b\u200b\u200d", " \ufeff\u2060 "])
+@pytest.mark.parametrize("text", ["病房里\x00很吵", "\u200b\u200b\u200d", " \ufeff\u2060 ", "\u2063\u180e",
+                                  "\u200e\u200f\u202a\u202c", "\u2066\u2069\u3000"])
 def test_nul_and_invisible_only_texts_are_refused(svc, text):
     for path, body in (("/v1/comments", {"comments": [_item(text)]}), ("/v1/classify", {"texts": [text]})):
         response = svc.post("intake", path, body)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import unicodedata
 from datetime import datetime, timezone
 from typing import Annotated
 
@@ -17,14 +18,19 @@ TEXT_HARD_MAX = 100_000  # refused beyond this; above settings.max_text_chars a 
 DB_INT_MAX = 2**63 - 1  # a signed 64-bit column: beyond it the database raises instead of finding nothing
 # Years a comment or a filter can sensibly name; outside them a time zone shift overflows Python's datetime
 YEAR_MIN, YEAR_MAX = 1900, 2999
-# Characters that draw nothing: a text made only of them (with spaces) says nothing
-INVISIBLE = dict.fromkeys(map(ord, "\u200b\u200c\u200d\u2060\ufeff\u00ad\u180e"), None)
+# Characters that draw nothing (format characters such as zero-width spaces and bidi marks, controls,
+# separators): a text made only of them says nothing
+_BLANK_CATEGORIES = ("Cf", "Cc", "Zs", "Zl", "Zp")
+
+
+def _says_nothing(value: str) -> bool:
+    return all(ch.isspace() or unicodedata.category(ch) in _BLANK_CATEGORIES for ch in value)
 
 
 def _not_blank(value: str) -> str:
     if "\x00" in value:
         raise ValueError("text contains a NUL character")
-    if not value.translate(INVISIBLE).strip():
+    if _says_nothing(value):
         raise ValueError("text is empty, whitespace or invisible characters only")
     return value
 
