@@ -14,7 +14,7 @@ import numpy as np
 import torch
 from safetensors.torch import load_file, save_file
 from tqdm.auto import tqdm
-from transformers import AutoTokenizer, get_linear_schedule_with_warmup
+from transformers import AutoTokenizer
 
 from pvoice.model.config import ClassifierConfig
 from pvoice.model.linear import LinearClassifier
@@ -31,10 +31,12 @@ from pvoice.training.data import label_targets, split_rows, to_dataset, tokenize
 from pvoice.training.evaluation import PRIMARY_METRIC, evaluate
 from pvoice.training.loss import MultiTaskLoss
 from pvoice.training.out_of_domain import polarity_accuracy
+from pvoice.training.schedule import BudgetSchedule
 from pvoice.training.versions import library_versions
 
 log = logging.getLogger(__name__)
 CHECKPOINT_DIR = "checkpoint"
+FIT_AFTER_STEPS = 30  # steps timed before the decay is first fitted to the budget
 
 
 @dataclass
@@ -116,6 +118,14 @@ def _optimizer(model: MultiTaskModel, args: TrainArgs) -> torch.optim.Optimizer:
         wd = 0.0 if any(k in name for k in no_decay) else args.weight_decay
         groups.setdefault((lr, wd), []).append(p)
     return torch.optim.AdamW([{"params": ps, "lr": lr, "weight_decay": wd} for (lr, wd), ps in groups.items()])
+
+
+def _fit_schedule(scheduler: BudgetSchedule, steps_timed: int, since: float, deadline: float) -> None:
+    """Fit the decay to the pace of the last `steps_timed` steps, taken since `since`."""
+    now = time.monotonic()
+    if steps_timed > 0:
+        scheduler.fit_to_budget(scheduler.steps_done, (now - since) / steps_timed, deadline - now)
+        log.info("learning rate decays to zero at step %d (the time budget)", scheduler.total)
 
 
 def _truncate_layers(model: MultiTaskModel, n: int) -> None:
@@ -203,8 +213,8 @@ def _fine_tune(args: TrainArgs, config: ClassifierConfig, datasets: dict, splits
     loss_fn = MultiTaskLoss(targets, len(config.sentiments), len(config.urgency), config.urgency.index("urgent"))
     steps_per_epoch = math.ceil(len(ids) / args.batch_size)
     optimizer = _optimizer(model, args)
-    scheduler = get_linear_schedule_with_warmup(optimizer, int(args.warmup_ratio * steps_per_epoch * args.epochs),
-                                                steps_per_epoch * args.epochs)
+    scheduler = BudgetSchedule(optimizer, int(args.warmup_ratio * steps_per_epoch * args.epochs),
+                               steps_per_epoch * args.epochs)
     classifier = Classifier(model, tokenizer, config)
     ckpt = args.output_dir.with_name(args.output_dir.name + ".train") / CHECKPOINT_DIR
     state = {"epoch": 0, "best": -1.0, "bad_epochs": 0, "history": []}
@@ -216,13 +226,15 @@ def _fine_tune(args: TrainArgs, config: ClassifierConfig, datasets: dict, splits
     deadline = started + 60 * args.max_minutes if args.max_minutes else None
     pad = tokenizer.pad_token_id or 0
     frozen = _frozen_states(model, ids, args.freeze_layers, pad, progress) if args.freeze_layers else None
+    started_steps, first_step = time.monotonic(), scheduler.steps_done
     while state["epoch"] < args.epochs and state["bad_epochs"] < args.patience:
         epoch = state["epoch"]
         model.train()
         batches = _length_batches([len(x) for x in ids], args.batch_size, random.Random(args.seed + epoch))
         bar = tqdm(batches, desc=f"epoch {epoch + 1}/{args.epochs}", disable=not progress, unit="step")
         losses = []
-        for index in bar:
+        step_started = time.monotonic()
+        for step, index in enumerate(bar):
             if deadline and time.monotonic() > deadline:
                 break  # mid-epoch: this partial epoch is scored and kept like a whole one
             batch = _collate(ids, sentence_ids, targets, index, pad)
@@ -238,6 +250,8 @@ def _fine_tune(args: TrainArgs, config: ClassifierConfig, datasets: dict, splits
             scheduler.step()
             optimizer.zero_grad(set_to_none=True)
             losses.append(loss.item())
+            if deadline and epoch == 0 and step == FIT_AFTER_STEPS:
+                _fit_schedule(scheduler, step + 1, step_started, deadline)
             bar.set_postfix(loss=f"{loss.item():.3f}", urg=f"{parts['urgency']:.3f}")
         model.eval()
         # scored as it would be after calibration, on a copy: the shared config stays uncalibrated
@@ -260,6 +274,8 @@ def _fine_tune(args: TrainArgs, config: ClassifierConfig, datasets: dict, splits
                    f"{dev['sentiment_macro_f1']:.3f}, urgent recall {dev['urgent_recall']:.3f})"
                    + ("  best" if improved else ""))
         _save_checkpoint(ckpt, model, optimizer, scheduler, state)
+        if deadline:  # the whole epoch's pace, dev scoring included, sets where the decay ends
+            _fit_schedule(scheduler, scheduler.steps_done - first_step, started_steps, deadline)
         if deadline and time.monotonic() > deadline:
             tqdm.write(f"stopping: the {args.max_minutes}-minute budget is spent")
             break
