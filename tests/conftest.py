@@ -15,6 +15,28 @@ def tiny_model_dir(tmp_path_factory) -> Path:
     return save_tiny_classifier(tmp_path_factory.mktemp("models") / "tiny")
 
 
+@pytest.fixture(scope="module")
+def scripted(tiny_model_dir):
+    """The tiny model with labels scripted by marker words (serving_support.ScriptedClassifier)."""
+    from pvoice.model.predictor import Classifier
+    from serving_support import ScriptedClassifier
+
+    return ScriptedClassifier(Classifier.from_pretrained(tiny_model_dir))
+
+
+@pytest.fixture
+def svc(tmp_path, tiny_model_dir, scripted):
+    """The service around the scripted model behind a TestClient; `svc.senders` are its fake senders."""
+    from fastapi.testclient import TestClient
+    from serving_support import Harness, scripted_app
+
+    app, senders = scripted_app(tmp_path, tiny_model_dir, scripted)
+    with TestClient(app) as client:
+        harness = Harness(app, client)
+        harness.senders = senders
+        yield harness
+
+
 def make_row(i: int, text: str, touchpoints: dict[str, str], sentiment: str = "negative",
              urgency: str = "complaint", reasons: list[str] | None = None, channel: str = "survey", **extra) -> dict:
     return {"id": f"t-{i:04d}", "text": text, "touchpoints": list(touchpoints), "aspects": touchpoints,

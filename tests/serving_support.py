@@ -18,7 +18,7 @@ from pvoice.serving.db.engine import transaction
 from pvoice.serving.services.auth import create_key
 
 __all__ = ["FakeSender", "Harness", "ManualClock", "Rule", "ScriptedClassifier", "WebhookReceiver", "make_keys",
-           "make_settings", "reset_postgres", "write_routing"]
+           "make_settings", "reset_postgres", "scripted_app", "write_routing"]
 
 
 @dataclass(frozen=True)
@@ -185,6 +185,18 @@ def make_settings(tmp_path: Path, model_dir: Path, **overrides) -> Settings:
         # the service opens only an existing database file (`pvoice db upgrade` creates one): be that step
         Path(url.removeprefix("sqlite:///")).touch(mode=0o600)
     return Settings(**values)
+
+
+def scripted_app(tmp_path: Path, model_dir: Path, classifier, **settings):
+    """The service on a temp SQLite file around `classifier`, a fake sender per channel, a manual clock and no
+    background workers; returns (app, senders)."""
+    from pvoice.serving import create_app
+    from pvoice.serving.routing import CHANNELS
+
+    senders = {c: FakeSender(c) for c in CHANNELS}
+    app = create_app(make_settings(tmp_path, model_dir, **settings), clock=ManualClock(), senders=senders,
+                     classifier=classifier, start_workers=False)
+    return app, senders
 
 
 def make_keys(app, roles=("intake", "agent", "manager", "admin")) -> dict[str, str]:

@@ -9,10 +9,7 @@ import httpx
 import pytest
 from fastapi.testclient import TestClient
 
-from pvoice.model.predictor import Classifier
-from pvoice.serving import create_app
-from pvoice.serving.routing import CHANNELS
-from serving_support import FakeSender, Harness, ManualClock, ScriptedClassifier, make_settings
+from serving_support import Harness, scripted_app
 from pvoice.training.corpus import parse_line
 from pvoice.labels import load_taxonomy
 
@@ -20,22 +17,6 @@ URGENT = "护士给我妈输错了液，幸好家属发现了，我电话1381234
 COMPLAINT = "挂号等了三个小时，窗口只开了一个"
 PRAISE = "李医生讲得很耐心，谢谢！"
 NEUTRAL = "停车场能不能多加点车位"
-
-
-@pytest.fixture(scope="module")
-def scripted(tiny_model_dir):
-    return ScriptedClassifier(Classifier.from_pretrained(tiny_model_dir))
-
-
-@pytest.fixture
-def svc(tmp_path, tiny_model_dir, scripted):
-    senders = {c: FakeSender(c) for c in CHANNELS}
-    app = create_app(make_settings(tmp_path, tiny_model_dir), clock=ManualClock(), senders=senders,
-                     classifier=scripted, start_workers=False)
-    with TestClient(app) as client:
-        harness = Harness(app, client)
-        harness.senders = senders
-        yield harness
 
 
 # ---- classify ----------------------------------------------------------------------------------------------
@@ -417,8 +398,7 @@ def test_routing_reload_keeps_the_old_table_when_the_file_breaks(svc):
 
 
 def test_case_evidence_is_added_after_the_response_when_enabled(tmp_path, tiny_model_dir, scripted):
-    app = create_app(make_settings(tmp_path, tiny_model_dir, case_evidence=True), clock=ManualClock(),
-                     senders={c: FakeSender(c) for c in CHANNELS}, classifier=scripted, start_workers=False)
+    app, _ = scripted_app(tmp_path, tiny_model_dir, scripted, case_evidence=True)
     with TestClient(app) as client:
         svc = Harness(app, client)
         case_id = svc.comment(URGENT)["case"]["id"]

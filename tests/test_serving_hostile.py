@@ -19,30 +19,21 @@ from fastapi.testclient import TestClient
 from sqlalchemy import event, func, select
 
 from pvoice.model.predictor import Classifier
-from pvoice.serving import create_app
 from pvoice.serving.db.models import Comment, OutboxAlert
-from pvoice.serving.routing import CHANNELS
 from pvoice.serving.services.batcher import CLASSIFY, INGEST, MicroBatcher
-from serving_support import FakeSender, Harness, ManualClock, ScriptedClassifier, make_settings
+from serving_support import Harness, scripted_app
 
 URGENT = "护士给我妈输错了液，到现在没人给个说法！"
 BIG_INT = str(2**63)
 
 
-@pytest.fixture(scope="module")
-def scripted(tiny_model_dir):
-    return ScriptedClassifier(Classifier.from_pretrained(tiny_model_dir))
-
-
 def _app(tmp_path, tiny_model_dir, scripted, **settings):
-    senders = {c: FakeSender(c) for c in CHANNELS}
-    app = create_app(make_settings(tmp_path, tiny_model_dir, **settings), clock=ManualClock(), senders=senders,
-                     classifier=scripted, start_workers=False)
-    return app
+    return scripted_app(tmp_path, tiny_model_dir, scripted, **settings)[0]
 
 
 @pytest.fixture
 def svc(tmp_path, tiny_model_dir, scripted):
+    """As conftest's, but a server error is an answer to look at, not an exception in the test."""
     with TestClient(_app(tmp_path, tiny_model_dir, scripted), raise_server_exceptions=False) as client:
         yield Harness(client.app, client)
 

@@ -4,12 +4,6 @@ case views, the timeline, label responses and the reassign alert's body."""
 from __future__ import annotations
 
 import pytest
-from fastapi.testclient import TestClient
-
-from pvoice.model.predictor import Classifier
-from pvoice.serving import create_app
-from pvoice.serving.routing import CHANNELS
-from serving_support import FakeSender, Harness, ManualClock, ScriptedClassifier, make_settings
 
 URGENT = "护士给我妈输错了液，幸好家属发现了，到现在没人给个说法！"
 PHONE, MASKED_PHONE = "13912345678", "139****5678"
@@ -17,22 +11,6 @@ NAME = "王建国"
 NOTE = f"已电话联系患者{NAME}（{PHONE}），家属要求面谈"
 LABELS = {"touchpoints": ["nursing"], "aspects": {"nursing": "negative"}, "sentiment": "negative",
           "urgency": "urgent", "urgent_reasons": ["safety"]}
-
-
-@pytest.fixture(scope="module")
-def scripted(tiny_model_dir):
-    return ScriptedClassifier(Classifier.from_pretrained(tiny_model_dir))
-
-
-@pytest.fixture
-def svc(tmp_path, tiny_model_dir, scripted):
-    senders = {c: FakeSender(c) for c in CHANNELS}
-    app = create_app(make_settings(tmp_path, tiny_model_dir), clock=ManualClock(), senders=senders,
-                     classifier=scripted, start_workers=False)
-    with TestClient(app) as client:
-        harness = Harness(app, client)
-        harness.senders = senders
-        yield harness
 
 
 def _hidden(text: str) -> bool:
