@@ -24,6 +24,21 @@ def scripted(tiny_model_dir):
     return ScriptedClassifier(Classifier.from_pretrained(tiny_model_dir))
 
 
+@pytest.fixture(params=["sqlite", "postgres"])
+def db_url(request, tmp_path):
+    """A fresh database on SQLite, then on PostgreSQL where PVOICE_TEST_POSTGRES_URL names one (.ci/run does)."""
+    from pvoice.settings import Settings
+    from serving_support import reset_postgres
+
+    if request.param == "sqlite":
+        (tmp_path / "store.db").touch(mode=0o600)  # as `pvoice db upgrade` would create it
+        return f"sqlite:///{tmp_path / 'store.db'}"
+    url = Settings().test_postgres_url
+    if not url:
+        pytest.skip("PostgreSQL not configured: set PVOICE_TEST_POSTGRES_URL (.ci/run does)")
+    return reset_postgres(url)
+
+
 @pytest.fixture
 def svc(tmp_path, tiny_model_dir, scripted):
     """The service around the scripted model behind a TestClient; `svc.senders` are its fake senders."""

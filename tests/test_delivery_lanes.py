@@ -13,12 +13,9 @@ import yaml
 from fastapi.testclient import TestClient
 from sqlalchemy import select
 
-from pvoice.model.predictor import Classifier
-from pvoice.settings import Settings
 from pvoice.serving import create_app
 from pvoice.serving.db import OutboxAlert, make_db_engine, make_session_factory, upgrade
-from serving_support import (Harness, ScriptedClassifier, WebhookReceiver, make_settings, reset_postgres,
-                             write_routing)
+from serving_support import Harness, WebhookReceiver, make_settings, write_routing
 
 URGENT = "护士给我妈输错了液，到现在没人给个说法！"  # routed to the nurse
 ESCALATION = "再不给我退费我就打12345投诉你们"  # routed to the cashier
@@ -74,27 +71,11 @@ class SlowReceiver:
         self._server.server_close()
 
 
-@pytest.fixture(scope="module")
-def scripted(tiny_model_dir):
-    return ScriptedClassifier(Classifier.from_pretrained(tiny_model_dir))
-
-
 @pytest.fixture
 def fast():
     server = WebhookReceiver()
     yield server
     server.close()
-
-
-@pytest.fixture(params=["sqlite", "postgres"])
-def db_url(request, tmp_path):
-    if request.param == "sqlite":
-        (tmp_path / "limit.db").touch(mode=0o600)  # as `pvoice db upgrade` would create it
-        return f"sqlite:///{tmp_path / 'limit.db'}"
-    url = Settings().test_postgres_url
-    if not url:
-        pytest.skip("PostgreSQL not configured: set PVOICE_TEST_POSTGRES_URL (.ci/run does)")
-    return reset_postgres(url)
 
 
 def _wait(condition, timeout: float = 10.0) -> None:

@@ -10,33 +10,15 @@ import pytest
 from fastapi.testclient import TestClient
 from sqlalchemy import inspect, select
 
-from pvoice.model.predictor import Classifier
-from pvoice.settings import Settings
 from pvoice.serving import create_app
 from pvoice.serving.db import OutboxAlert, Timer, is_current, make_db_engine, make_session_factory, upgrade
 from pvoice.serving.routing import CHANNELS
 from pvoice.serving.services.outbox import claim
 from pvoice.serving.services.sla import fire_due_timers
-from serving_support import FakeSender, Harness, ManualClock, ScriptedClassifier, make_settings, reset_postgres
+from serving_support import FakeSender, Harness, ManualClock, make_settings
 
 URGENT = "护士给我妈输错了液，到现在没人给个说法！"
 COMPLAINT = "挂号等了三个小时，窗口只开了一个"
-
-
-@pytest.fixture(params=["sqlite", "postgres"])
-def db_url(request, tmp_path):
-    if request.param == "sqlite":
-        (tmp_path / "store.db").touch(mode=0o600)  # as `pvoice db upgrade` would create it
-        return f"sqlite:///{tmp_path / 'store.db'}"
-    url = Settings().test_postgres_url
-    if not url:
-        pytest.skip("PostgreSQL not configured: set PVOICE_TEST_POSTGRES_URL (.ci/run does)")
-    return reset_postgres(url)
-
-
-@pytest.fixture(scope="module")
-def scripted(tiny_model_dir):
-    return ScriptedClassifier(Classifier.from_pretrained(tiny_model_dir))
 
 
 class Service:
