@@ -61,16 +61,25 @@ environment.filters["local"] = _local
 environment.globals.update(static=STATIC_PATH, role_names=ROLE_NAMES)
 
 
-def render(request: Request, template: str, *, status: int = 200, headers: dict | None = None,
-           **context) -> HTMLResponse:
-    """A page: the template with the signed-in user (if any), the role's nav and the session's CSRF token."""
+def _context(request: Request, context: dict) -> dict:
     signed_in = getattr(request.state, "signed_in", None)
     principal = signed_in.principal if signed_in else None
     ctx = getattr(request.app.state, "ctx", None)
-    zone = ZoneInfo(ctx.settings.timezone if ctx else "Asia/Shanghai")
-    html = environment.get_template(template).render(
-        request=request, zone=zone, user=principal, nav=nav_for(principal), path=request.url.path,
-        csrf_token=signed_in.csrf_token if signed_in else "", **context)
+    return dict(request=request, zone=ZoneInfo(ctx.settings.timezone if ctx else "Asia/Shanghai"), user=principal,
+                nav=nav_for(principal), path=request.url.path,
+                csrf_token=signed_in.csrf_token if signed_in else "",
+                masked=principal is None or not principal.can(Perm.pii_read), **context)
+
+
+def render(request: Request, template: str, *, status: int = 200, headers: dict | None = None,
+           **context) -> HTMLResponse:
+    """A page: the template with the signed-in user (if any), the role's nav and the session's CSRF token."""
+    html = environment.get_template(template).render(_context(request, context))
     response = HTMLResponse(html, status_code=status, headers=headers)
     response.headers.setdefault("Cache-Control", "no-store")
     return response
+
+
+def render_fragment(request: Request, template: str, **context) -> str:
+    """A piece of a page (table rows) as HTML, for a page's script to put in place."""
+    return environment.get_template(template).render(_context(request, context))
