@@ -7,12 +7,29 @@ from pathlib import Path
 
 import pytest
 
-from pvoice.model.testing import save_tiny_classifier
+from pvoice.model.testing import save_tiny_base, save_tiny_classifier
 
 
 @pytest.fixture(scope="session")
 def tiny_model_dir(tmp_path_factory) -> Path:
     return save_tiny_classifier(tmp_path_factory.mktemp("models") / "tiny")
+
+
+@pytest.fixture(scope="session")
+def tiny_base(tmp_path_factory) -> Path:
+    """A tiny random encoder and tokenizer saved as a Hugging Face checkpoint, to fine-tune in tests."""
+    return save_tiny_base(tmp_path_factory.mktemp("base") / "tiny-base")
+
+
+@pytest.fixture(scope="session")
+def small_corpus(tmp_path_factory) -> Path:
+    """Every 12th row of the project's corpus: real text, all heads represented, a few hundred rows."""
+    rows = []
+    for path in sorted((Path(__file__).resolve().parents[1] / "data" / "comments").glob("*.jsonl")):
+        rows += path.read_text(encoding="utf-8").splitlines()
+    out = tmp_path_factory.mktemp("corpus") / "small.jsonl"
+    out.write_text("\n".join(rows[::12]) + "\n", encoding="utf-8")
+    return out
 
 
 def make_row(i: int, text: str, touchpoints: dict[str, str], sentiment: str = "negative",
