@@ -288,7 +288,7 @@ def test_train_extra_refuses_an_invalid_row_in_one_line(tmp_path, small_corpus):
 
 # ---- in a browser, against `pvoice serve` ------------------------------------------------------------------
 WEB_SEED = [{"text": t, "channel": "wechat", "received_at": "2026-03-02T09:00:00+08:00", "department": "心内科"}
-            for t in ("奶奶在病房摔了一跤，护士说没事，家属电话13712345678", "排队等了两个小时", "李医生讲得很清楚，谢谢")]
+            for t in ("奶奶在病房摔了一跤，护士说没事，家属电话13798765432", "排队等了两个小时", "李医生讲得很清楚，谢谢")]
 
 
 def test_in_a_browser_a_correction_is_saved_exported_and_read_by_train_extra(web_server, page, tmp_path,
@@ -331,7 +331,7 @@ def test_in_a_browser_a_correction_is_saved_exported_and_read_by_train_extra(web
     assert exported.returncode == 0, exported.stderr
     (row,) = [json.loads(line) for line in out.read_text(encoding="utf-8").splitlines()]
     assert row["touchpoints"] == ["inpatient"] and row["urgent_reasons"] == ["safety"]
-    assert "137****5678" in row["text"] and row["labeled_by"].startswith("测试-manager")
+    assert "137****5432" in row["text"] and row["labeled_by"].startswith("测试-manager")
 
     trained = subprocess.run([sys.executable, "-m", "pvoice", "train", "--arch", "linear", "--output_dir",
                               str(tmp_path / "model"), "--data", str(small_corpus), "--extra", str(out)],
