@@ -112,13 +112,30 @@ def test_a_comment_labeled_by_someone_else_comes_back_as_a_second_opinion(web):
     assert 'data-why="second_opinion"' in item
 
 
-def test_the_audit_sample_is_stable_through_the_day():
-    from pvoice.serving.services.review import AUDIT_SAMPLE, QueueItem
-    import random
+def test_sure_comments_are_drawn_into_a_daily_audit_sample_that_stays_put_through_the_day(web):
+    from sqlalchemy import update
 
-    sure = [QueueItem(comment=None) for _ in range(20)]
-    pick = lambda: random.Random(f"{date(2026, 3, 2).isoformat()}:r#1").sample(range(len(sure)), AUDIT_SAMPLE)  # noqa: E731
-    assert pick() == pick()
+    from pvoice.serving.services.review import AUDIT_SAMPLE, review_queue
+
+    sure = {"touchpoints": {"waiting": 0.97}, "sentiment": {"negative": 0.95}, "urgency": {"complaint": 0.95}}
+    with web.ctx.factory() as session:
+        session.execute(update(Suggestion).values(probabilities=sure, touchpoints=["waiting"],
+                                                  aspects={"waiting": "negative"}, sentiment="negative",
+                                                  urgency="complaint", urgent_reasons=[], needs_review=False))
+        session.commit()
+        for n in range(8):
+            web.comment(f"第{n}条：窗口的人很多")
+        session.execute(update(Suggestion).values(probabilities=sure, needs_review=False))
+        session.commit()
+
+        def audit(day):
+            queue = review_queue(session, reviewer="r#1", today=day)
+            assert all([w.kind for w in item.why] == ["audit"] for item in queue)
+            return [item.comment.id for item in queue]
+
+        first = audit(date(2026, 3, 2))
+        assert len(first) == AUDIT_SAMPLE and audit(date(2026, 3, 2)) == first
+        assert any(audit(date(2026, 3, d)) != first for d in range(3, 10))  # another day, another sample
 
 
 # ---- saving labels ----------------------------------------------------------------------------------------------
