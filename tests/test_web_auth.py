@@ -221,3 +221,26 @@ def test_pages_go_through_the_request_guard_without_an_api_key(web):
     too_big = web.client.post("/app/login", content=b"k" * 20, headers={"Content-Length": str(11 * 1024 * 1024),
                                                                         "Content-Type": "text/plain"})
     assert too_big.status_code == 413
+
+
+# ---- the admin page: keys and routing -------------------------------------------------------------------------
+def test_an_admin_rereads_the_routing_file_from_the_page_and_a_broken_file_changes_nothing(web):
+    _signed_in(web, "admin")
+    csrf = form_token(web.client.get("/app/admin").text)
+    response = web.client.post("/app/admin/routing/reload", data={"csrf_token": csrf})
+    assert response.status_code == 200 and "已重新读取路由文件：6 人，3 条路由" in response.text
+    routing = web.ctx.routing
+    web.ctx.settings.routing_path.write_text("routes: [", encoding="utf-8")
+    broken = web.client.post("/app/admin/routing/reload", data={"csrf_token": csrf})
+    assert broken.status_code == 422 and "仍使用原来的路由" in broken.text and web.ctx.routing is routing
+    assert web.client.post("/app/admin/routing/reload", data={}).status_code == 403
+
+
+def test_the_packaged_routing_file_can_be_reread_through_the_api(tmp_path, tiny_model_dir, scripted):
+    # PVOICE_ROUTING_PATH unset: the file installed with the package (the reload used to fail with a 500 here)
+    app = create_app(make_settings(tmp_path, tiny_model_dir, routing_path=None), clock=ManualClock(),
+                     senders={c: FakeSender(c) for c in CHANNELS}, classifier=scripted, start_workers=False)
+    with TestClient(app) as client:
+        harness = Harness(app, client)
+        response = harness.post("admin", "/v1/routing/reload")
+    assert response.status_code == 200 and response.json()["routes"] > 0

@@ -128,7 +128,7 @@ class WebServer:
             raise RuntimeError("seed before start: the seeding app writes to the same database")
         return seed_comments(self.env, self.model_dir, items, self.keys["intake"])
 
-    def start(self, timeout: float = 120.0) -> WebServer:
+    def start(self, timeout: float = 300.0) -> WebServer:
         command = [sys.executable, "-m", "pvoice", "serve"]
         self.process = subprocess.Popen(command, env=self.env, cwd=self.workdir, stdin=subprocess.DEVNULL,
                                         stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
