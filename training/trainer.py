@@ -28,6 +28,7 @@ from pvoice.training.calibration import calibrated_dev_scores
 from pvoice.training.card import model_card
 from pvoice.training.corpus import read_corpus
 from pvoice.training.data import label_targets, split_rows, to_dataset, tokenize_dataset
+from pvoice.training.splits import normalize_text
 from pvoice.training.evaluation import PRIMARY_METRIC, evaluate
 from pvoice.training.loss import MultiTaskLoss
 from pvoice.training.out_of_domain import polarity_accuracy
@@ -47,6 +48,7 @@ class TrainResult:
     history: list[dict]
     minutes: float
     real: dict = field(default_factory=dict)  # metrics per real-text file, after calibration
+    reviewed: dict = field(default_factory=dict)  # the reviewed rows added to training (`--extra`)
 
     @property
     def epochs_run(self) -> int:
@@ -150,6 +152,19 @@ def _load_checkpoint(directory: Path, model, optimizer, scheduler) -> dict:
     return json.loads((directory / "state.json").read_text(encoding="utf-8"))
 
 
+def add_reviewed_rows(splits: dict[str, list], paths: list[str], tax) -> dict:
+    """Reviewed rows (exported from the review queue) join the training split, never dev or test: they were
+    labeled after looking at the model's suggestion, and their comments may resemble corpus rows already held
+    out. A row whose normalized text is in dev or test is left out. Returns what the model card records."""
+    if not paths:
+        return {"files": [], "rows": 0, "left_out": 0}
+    extra = read_corpus(paths, tax)
+    held_out = {normalize_text(r.text) for name in ("dev", "test") for r in splits.get(name, [])}
+    kept = [r for r in extra if normalize_text(r.text) not in held_out]
+    splits["train"] = [*splits["train"], *kept]
+    return {"files": [str(p) for p in paths], "rows": len(kept), "left_out": len(extra) - len(kept)}
+
+
 def train(args: TrainArgs, *, progress: bool = True) -> TrainResult:
     start = time.monotonic()
     _seed_everything(args.seed)
@@ -160,6 +175,7 @@ def train(args: TrainArgs, *, progress: bool = True) -> TrainResult:
 
     rows = read_corpus(args.data or [get_settings().corpus_dir], tax)
     splits = split_rows(rows)
+    reviewed = add_reviewed_rows(splits, args.extra, tax)
     datasets = {name: to_dataset(part, tax) for name, part in splits.items()}
     config = ClassifierConfig(labels=tax.label_maps(), arch=args.arch, base_model=args.base_model,
                               max_length=args.max_length, window_stride=args.max_length // 2,
@@ -185,6 +201,7 @@ def train(args: TrainArgs, *, progress: bool = True) -> TrainResult:
             compare[f"{other.config.arch} {name} ({Path(other_dir).name})"] = evaluate(other, rows).metrics
     config.metrics = {"dev": dev, "test": test, "real": real, "compare": compare,
                       "split_sizes": {k: len(v) for k, v in splits.items()},
+                      "reviewed_rows": reviewed,
                       "history": history,
                       "train_args": json.loads(json.dumps(asdict(args), default=str))}
     if args.out_of_domain:
@@ -192,7 +209,7 @@ def train(args: TrainArgs, *, progress: bool = True) -> TrainResult:
     minutes = (time.monotonic() - start) / 60
     config.metrics["train_minutes"] = round(minutes, 2)
     classifier.save_pretrained(args.output_dir, card=model_card(config))
-    return TrainResult(args.output_dir, dev, test, history, minutes, real)
+    return TrainResult(args.output_dir, dev, test, history, minutes, real, reviewed)
 
 
 def _fine_tune(args: TrainArgs, config: ClassifierConfig, datasets: dict, splits: dict, progress: bool

@@ -10,10 +10,9 @@ from pvoice.serving.api.schemas.common import PathId
 from pvoice.serving.api.schemas.errors import error_responses
 from pvoice.serving.api.views import key_public
 from pvoice.serving.db.engine import transaction
-from pvoice.serving.errors import InvalidInput
-from pvoice.serving.routing import RoutingError, load_routing
 from pvoice.serving.services.audit import audit
 from pvoice.serving.services.auth import Perm, create_key, list_keys, revoke_key
+from pvoice.serving.services.reload import reload_routing as reload_routing_file
 
 router = APIRouter(prefix="/v1", tags=["admin"])
 
@@ -47,13 +46,5 @@ def delete_key(key_id: PathId, ctx: ContextDep, who: Allowed(Perm.keys_manage)) 
              responses=error_responses(422))
 def reload_routing(ctx: ContextDep, who: Allowed(Perm.routing_reload)) -> RoutingReloaded:
     """Read the routing file again; an invalid file changes nothing and answers 422 naming each problem."""
-    try:
-        table = load_routing(ctx.settings.routing_path, touchpoints=ctx.taxonomy.touchpoint_ids,
-                             timezone=ctx.settings.timezone)
-    except RoutingError as error:
-        raise InvalidInput(str(error), field="routing") from None
-    ctx.routing = table
-    with transaction(ctx.factory) as session:
-        audit(session, who=who, action="routing.reload", target=str(ctx.settings.routing_path or default_routing_path()),
-              now=ctx.clock.now(), routes=len(table.routes))
+    table = reload_routing_file(ctx, who=who)
     return RoutingReloaded(people=len(table.people), routes=len(table.routes))
