@@ -77,6 +77,16 @@ class Settings(BaseSettings):
                                                                        "characters fit in 4 MB.")
     body_timeout_s: float = Field(15.0, gt=0, description="A client that stops sending its body mid-way is cut off "
                                                           "after this many seconds (408).")
+    # Web app (serving/web): sign-in sessions kept in the database, a cookie that names them
+    session_hours: float = Field(8.0, gt=0, le=24 * 7, description="A web sign-in lasts this many hours from "
+                                                                   "signing in; then the page asks for the key "
+                                                                   "again.")
+    session_cookie_secure: bool = Field(
+        True, description="Mark the session cookie Secure (sent over HTTPS only; browsers also keep it on "
+                          "http://localhost and 127.0.0.1). Set false only for plain HTTP on another host in "
+                          "development: production refuses false.")
+    web_poll_seconds: float = Field(5.0, ge=1, le=60, description="How often the case desk asks the server for "
+                                                                  "new cases.")
     sla_urgent_ack_minutes: float = Field(30.0, description="An urgent case not acknowledged within this many "
                                                             "minutes escalates to the next level.")
     sla_escalation_minutes: float = Field(30.0, description="Time each escalation level has to acknowledge.")

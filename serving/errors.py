@@ -5,9 +5,11 @@ from __future__ import annotations
 import logging
 import traceback
 
+from collections.abc import Callable
+
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
-from fastapi.responses import JSONResponse
+from fastapi.responses import JSONResponse, Response
 from sqlalchemy.exc import DBAPIError, OperationalError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
@@ -143,10 +145,27 @@ def internal_error(exc: BaseException, *, request_id: str, route: str) -> JSONRe
                         status_code=500)
 
 
-def install_error_handlers(app: FastAPI) -> None:
+# A page answer for an error, or None to send the JSON one: `pages(request, exc, status)` (serving/web/errors.py)
+PageErrors = Callable[[Request, Exception, int], Response | None]
+
+
+def install_error_handlers(app: FastAPI, *, pages: PageErrors | None = None) -> None:
     """Domain, validation, HTTP and database errors; anything else reaches `internal_error` through the
-    request guard (serving/api/guard.py), which keeps the connection open."""
-    app.add_exception_handler(DomainError, _domain_handler)
-    app.add_exception_handler(RequestValidationError, _validation_handler)
-    app.add_exception_handler(StarletteHTTPException, _http_handler)
-    app.add_exception_handler(OperationalError, _storage_handler)
+    request guard (serving/api/guard.py), which keeps the connection open. `pages` answers the web app's
+    requests with a page instead (a redirect to the login page, a 403 page), keeping the same status."""
+
+    def answering(handler):
+        async def handle(request: Request, exc: Exception) -> Response:
+            response = await handler(request, exc)
+            if pages is not None:
+                page = pages(request, exc, response.status_code)
+                if page is not None:
+                    return page
+            return response
+
+        return handle
+
+    app.add_exception_handler(DomainError, answering(_domain_handler))
+    app.add_exception_handler(RequestValidationError, answering(_validation_handler))
+    app.add_exception_handler(StarletteHTTPException, answering(_http_handler))
+    app.add_exception_handler(OperationalError, answering(_storage_handler))

@@ -24,6 +24,7 @@ from pvoice.serving.masking import mask_pii
 from pvoice.serving.metrics import Metrics
 from pvoice.serving.routing import load_calendar, load_routing
 from pvoice.serving.services import MicroBatcher, ServiceContext
+from pvoice.serving.web import install_web, page_error
 from pvoice.serving.workers import DeliveryWorker, SpikeWorker, TimerWorker
 
 log = logging.getLogger("pvoice.serving")
@@ -37,6 +38,9 @@ def check_secrets(settings: Settings) -> None:
     if unsafe:
         raise ConfigError(f"refusing to start in production with development secrets: set "
                           f"{', '.join('PVOICE_' + n.upper() for n in unsafe)}")
+    if not settings.session_cookie_secure:
+        raise ConfigError("refusing to start in production with PVOICE_SESSION_COOKIE_SECURE=false: the web "
+                          "session cookie must travel over HTTPS only")
 
 
 def _service_classifier(settings: Settings):
@@ -113,12 +117,13 @@ def create_app(settings: Settings | None = None, *, clock: Clock | None = None, 
     app = FastAPI(title="patient-voice triage", version="1", lifespan=lifespan, docs_url=None, redoc_url=None,
                   description="Classify, store and route patient comments; alert and escalate until someone "
                               "acknowledges. Authenticate with `Authorization: Bearer KEY`.")
-    install_error_handlers(app)
+    install_error_handlers(app, pages=page_error)
     app.add_middleware(RequestGuard, authenticate=authenticate_header, max_body_bytes=settings.max_body_bytes,
                        body_timeout_s=settings.body_timeout_s, metrics=lambda: getattr(app.state, "metrics", None))
     for router in ROUTERS:
         app.include_router(router)
     install_docs(app, ROUTERS)
+    install_web(app)
 
     return app
 

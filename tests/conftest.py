@@ -44,3 +44,50 @@ def write_jsonl(path: Path, rows: list[dict]) -> Path:
 @pytest.fixture
 def sample_corpus(tmp_path) -> Path:
     return write_jsonl(tmp_path / "comments" / "sample.jsonl", SAMPLE_ROWS)
+
+
+# ---- browser tests (tests/web_support.py): one `pvoice serve` per module, one browser per session ----------
+@pytest.fixture(scope="module")
+def web_server(request, tmp_path_factory, tiny_model_dir):
+    """`pvoice serve` with the tiny model on a free port, a key per role in `.keys`. A test module seeds it with
+    `WEB_SEED = [comment bodies]` (labelled by serving_support's scripted rules) and sets extra settings with
+    `WEB_SETTINGS = {"session_hours": 1}`; the attribute `seeded` holds the API's answers to the seed."""
+    from web_support import WebServer
+
+    server = WebServer(tmp_path_factory.mktemp("web"), tiny_model_dir,
+                       settings=getattr(request.module, "WEB_SETTINGS", {}))
+    seed = getattr(request.module, "WEB_SEED", [])
+    server.seeded = server.seed(seed) if seed else []
+    server.start()
+    yield server
+    server.stop()
+    assert not server.server_errors(), server.server_errors()
+
+
+@pytest.fixture(scope="session")
+def web_browser():
+    from web_support import BROWSER
+
+    if BROWSER is None:
+        pytest.skip("no chromium on this machine (.ci/run installs it)")
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as pw:
+        browser = pw.chromium.launch(executable_path=BROWSER, headless=True, args=["--no-sandbox"])
+        yield browser
+        browser.close()
+
+
+@pytest.fixture
+def page(web_browser):
+    """A fresh browser context (no cookies) and page, in Chinese, that records requests to any other host."""
+    context = web_browser.new_context(locale="zh-CN", timezone_id="Asia/Shanghai", viewport={"width": 1280,
+                                                                                          "height": 900})
+    page = context.new_page()
+    page.outside = []
+    page.on("request", lambda r: page.outside.append(r.url) if not r.url.startswith(("http://127.0.0.1", "data:",
+                                                                                      "blob:")) else None)
+    page.set_default_timeout(15_000)
+    yield page
+    context.close()
+    assert page.outside == [], f"the page fetched from another host: {page.outside}"

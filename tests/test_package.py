@@ -22,6 +22,13 @@ PACKAGE_DATA = {
     "pvoice/serving/db/migrations/versions/0001_initial_schema.py",
     "pvoice/serving/db/migrations/versions/0002_review_band.py",
     "pvoice/serving/db/migrations/versions/0003_delivery_window.py",
+    "pvoice/serving/db/migrations/versions/0004_web_sessions.py",
+    "pvoice/serving/db/migrations/versions/0005_insights.py",
+    "pvoice/serving/web/templates/base.html",
+    "pvoice/serving/web/templates/login.html",
+    "pvoice/serving/web/static/app.js",
+    "pvoice/serving/web/static/app.css",
+    "pvoice/serving/web/static/vendor/echarts.min.js",  # copied from npm by `make install`
 }
 
 
@@ -98,6 +105,9 @@ def test_installed_pvoice_serves_outside_a_checkout(installed, tmp_path, tiny_mo
                 time.sleep(0.3)
         else:
             pytest.fail("the installed server did not become ready in 60 s")
+        login = httpx.get(f"http://127.0.0.1:{port}/app/login", timeout=10)  # templates from the package data
+        assert login.status_code == 200 and 'type="password"' in login.text
+        assert httpx.get(f"http://127.0.0.1:{port}/app/static/app.js", timeout=10).status_code == 200
     finally:
         server.terminate()
         server.wait(timeout=30)

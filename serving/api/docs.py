@@ -22,7 +22,7 @@ from starlette.responses import HTMLResponse
 
 from pvoice.serving.api.deps import get_batcher
 from pvoice.serving.api.schemas import (
-    CaseAck, CaseReassign, CaseResolve, ClassifyRequest, CommentsCreate, KeyCreate, LabelsCreate,
+    CaseAck, CaseNote, CaseReassign, CaseResolve, ClassifyRequest, CommentsCreate, KeyCreate, LabelsCreate,
 )
 from pvoice.serving.api.schemas.errors import error_components, error_response
 from pvoice.serving.services.auth import PERMISSIONS, Perm, Role
@@ -43,6 +43,7 @@ REQUEST_EXAMPLES: dict[type, dict] = {
     CaseAck: {"note": "已电话联系家属"},
     CaseResolve: {"note": "已向家属致歉，护理部已复盘输液核对流程"},
     CaseReassign: {"assignee": "nurse_head", "note": "转护理部主任处理"},
+    CaseNote: {"note": "已回电家属，约定明天上午再次联系"},
     KeyCreate: {"role": "agent", "name": "患者服务中心 工作站 2"},
 }
 

@@ -307,3 +307,20 @@ class RateWindow(Base):
 
     key: Mapped[str] = mapped_column(String(64), primary_key=True)  # sha256 of the robot URL: its token is not kept
     stamps: Mapped[list] = mapped_column(JSON, default=list)  # unix seconds of the sends still in the window
+
+
+class WebSession(Base):
+    """A web sign-in: the cookie holds a random token, the row only its hash, the key it was opened with and the
+    CSRF token its forms carry. Signing out or revoking the key ends it; so does `expires_at`."""
+
+    __tablename__ = "web_sessions"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    token_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    key_id: Mapped[int] = mapped_column(ForeignKey("api_keys.id", ondelete="CASCADE"), index=True)
+    role: Mapped[str] = mapped_column(String(16))
+    csrf_token: Mapped[str] = mapped_column(String(64))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    expires_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    last_seen_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    revoked_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)

@@ -38,6 +38,7 @@ class Perm(StrEnum):
     keys_manage = "keys:manage"
     routing_reload = "routing:reload"
     pii_read = "pii:read"
+    insights_read = "insights:read"  # the managers' view of the web app: aggregates, trends, spikes
 
 
 # Managers follow up with patients and correct labels, so they read texts unmasked; intake, agents and admins
@@ -46,7 +47,7 @@ PERMISSIONS: dict[Role, frozenset[Perm]] = {
     Role.intake: frozenset({Perm.classify, Perm.comments_create}),
     Role.agent: frozenset({Perm.classify, Perm.comments_read, Perm.cases_read, Perm.cases_work}),
     Role.manager: frozenset({Perm.classify, Perm.comments_read, Perm.cases_read, Perm.cases_work, Perm.labels_write,
-                             Perm.labels_export, Perm.alerts_read, Perm.pii_read}),
+                             Perm.labels_export, Perm.alerts_read, Perm.pii_read, Perm.insights_read}),
     Role.admin: frozenset({Perm.classify, Perm.comments_read, Perm.cases_read, Perm.alerts_read, Perm.alerts_retry,
                            Perm.keys_manage, Perm.routing_reload}),
 }

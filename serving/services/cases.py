@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import func, select
+from sqlalchemy import case as when, func, select
 from sqlalchemy.orm import Session, selectinload
 
 from pvoice.serving.db.models import Case, CaseTouchpoint, Comment
@@ -17,6 +17,7 @@ from pvoice.serving.services.sla import cancel_timers
 from pvoice.serving.services.triage import add_event, alert_case
 
 STATUSES = ("open", "acknowledged", "resolved")
+ORDERS = ("newest", "priority")
 
 
 @dataclass(frozen=True)
@@ -29,12 +30,18 @@ class CaseFilter:
     created_from: datetime | None = None
     created_to: datetime | None = None
     needs_review: bool | None = None
+    unresolved: bool = False  # open and acknowledged cases: the work still to do
 
 
-def list_cases(session: Session, *, filters: CaseFilter, limit: int, offset: int) -> tuple[list[Case], int]:
+def list_cases(session: Session, *, filters: CaseFilter, limit: int, offset: int, order: str = "newest"
+               ) -> tuple[list[Case], int]:
+    """`order`: newest first, or `priority` (the desk's): urgent first, then open before acknowledged, then the
+    nearest deadline."""
     query = select(Case)
     if filters.status:
         query = query.where(Case.status == filters.status)
+    if filters.unresolved:
+        query = query.where(Case.status != "resolved")
     if filters.urgency:
         query = query.where(Case.urgency == filters.urgency)
     if filters.department:
@@ -51,8 +58,13 @@ def list_cases(session: Session, *, filters: CaseFilter, limit: int, offset: int
     if filters.created_to:
         query = query.where(Case.created_at < filters.created_to)
     count = session.scalar(select(func.count()).select_from(query.subquery())) or 0
+    if order == "priority":
+        ordering = (when((Case.urgency == "urgent", 0), else_=1), when((Case.status == "open", 0), else_=1),
+                    when((Case.due_at.is_(None), 1), else_=0), Case.due_at, Case.id.desc())
+    else:
+        ordering = (Case.created_at.desc(), Case.id.desc())
     rows = session.scalars(query.options(selectinload(Case.comment).selectinload(Comment.suggestion))
-                           .order_by(Case.created_at.desc(), Case.id.desc()).limit(limit).offset(offset))
+                           .order_by(*ordering).limit(limit).offset(offset))
     return list(rows), count
 
 
@@ -105,6 +117,17 @@ def reassign(session: Session, ctx: ServiceContext, *, case_id: int, who: Princi
     event.detail = {**event.detail, "alerts": keys}
     audit(session, who=who, action="case.reassign", target=f"case:{case.id}", now=now, previous=previous,
           assignee=person.id, note=note)
+    return case
+
+
+def add_note(session: Session, ctx: ServiceContext, *, case_id: int, who: Principal, note: str, now: datetime
+             ) -> Case:
+    """A staff note on the timeline (a call made, what the family said); it changes nothing else."""
+    if not note.strip():
+        raise InvalidInput("a note needs some text", field="note")
+    case = get_case(session, case_id=case_id)
+    add_event(session, case, kind="note", actor=who.actor, now=now, note=note)
+    audit(session, who=who, action="case.note", target=f"case:{case.id}", now=now, note=note)
     return case
 
 

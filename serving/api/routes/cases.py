@@ -8,7 +8,7 @@ from typing import Annotated, Literal
 from fastapi import APIRouter, Query
 
 from pvoice.serving.api.deps import Allowed, ContextDep, SessionDep
-from pvoice.serving.api.schemas import CaseAck, CaseDetail, CaseReassign, CaseResolve, CasesPublic
+from pvoice.serving.api.schemas import CaseAck, CaseDetail, CaseNote, CaseReassign, CaseResolve, CasesPublic
 from pvoice.serving.api.schemas.common import Instant, Limited, Offset, PathId
 from pvoice.serving.api.schemas.errors import error_responses
 from pvoice.serving.api.views import case_detail, case_public
@@ -82,3 +82,8 @@ def resolve(case_id: PathId, body: CaseResolve, ctx: ContextDep, who: Allowed(Pe
              responses=error_responses(409))
 def reassign(case_id: PathId, body: CaseReassign, ctx: ContextDep, who: Allowed(Perm.cases_work)) -> CaseDetail:
     return _act(ctx, case_id, who, service.reassign, assignee=body.assignee, note=body.note)
+
+
+@router.post("/{case_id}/notes", response_model=CaseDetail, summary="Add a note to a case's timeline")
+def add_note(case_id: PathId, body: CaseNote, ctx: ContextDep, who: Allowed(Perm.cases_work)) -> CaseDetail:
+    return _act(ctx, case_id, who, service.add_note, note=body.note)

@@ -2,7 +2,7 @@
 
 from pvoice.serving.api.schemas.alerts import AlertPublic, AlertsPublic, KeyCreate, KeyCreated, KeyPublic, RoutingReloaded
 from pvoice.serving.api.schemas.cases import (
-    CaseAck, CaseDetail, CaseEventPublic, CasePublic, CaseReassign, CaseResolve, CasesPublic, Suggested,
+    CaseAck, CaseDetail, CaseEventPublic, CaseNote, CasePublic, CaseReassign, CaseResolve, CasesPublic, Suggested,
 )
 from pvoice.serving.api.schemas.classify import Classification, ClassifyRequest, ClassifyResponse
 from pvoice.serving.api.schemas.comments import (
@@ -13,7 +13,7 @@ from pvoice.serving.api.schemas.labels import CommentLabels, LabelsCreate, Respo
 
 __all__ = [
     "MAX_TEXTS", "TEXT_HARD_MAX", "AlertPublic", "AlertsPublic", "CaseAck", "CaseBrief", "CaseDetail",
-    "CaseEventPublic", "CasePublic", "CaseReassign", "CaseResolve", "CasesPublic", "Classification",
+    "CaseEventPublic", "CaseNote", "CasePublic", "CaseReassign", "CaseResolve", "CasesPublic", "Classification",
     "ClassifyRequest", "ClassifyResponse", "KeyCreate", "KeyCreated", "KeyPublic", "CommentCreate", "CommentLabels", "CommentPublic", "CommentResult",
     "CommentsCreate", "CommentsResponse", "LabelSet", "LabelsCreate", "ResponsePublic", "RoutingReloaded",
     "Suggested", "SuggestionPublic",

@@ -65,6 +65,10 @@ class CaseResolve(InputModel):
     note: Note = Field(min_length=1, description="The resolution: what was done or answered.")
 
 
+class CaseNote(InputModel):
+    note: Note = Field(min_length=1, description="What was done or learned; the case's status does not change.")
+
+
 class CaseReassign(InputModel):
     assignee: ShortStr = Field(description="A person id of the routing file.")
     note: Note = ""
