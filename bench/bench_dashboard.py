@@ -1,6 +1,6 @@
 """The managers' view over 200,000 stored comments: how long each aggregate query and the whole view take.
 
-Usage: python bench/bench_dashboard.py [--comments 200000] [--weeks 26] [--repeat 5] [--db PATH] [--keep]
+Usage: python bench/bench_dashboard.py [--comments 200000] [--weeks 26] [--repeat 5] [--db PATH [--reuse]]
 
 Seeds a SQLite database (migrated as the service migrates it) with made-up comments spread over `--weeks`
 weeks (`pvoice.serving.insights.demo`: one to three touchpoints each, about 35% negative per touchpoint, 3%
@@ -25,7 +25,7 @@ from zoneinfo import ZoneInfo
 from sqlalchemy import func, select
 
 from pvoice.labels import load_taxonomy
-from pvoice.serving.db import Case, make_db_engine, make_session_factory, upgrade
+from pvoice.serving.db import Case, Comment, make_db_engine, make_session_factory, upgrade
 from pvoice.serving.db.models import CommentAspect
 from pvoice.serving.insights.demo import bulk_store, generate
 from pvoice.serving.insights.filters import Period, ViewFilter, default_period
@@ -96,25 +96,36 @@ def main() -> None:
     parser.add_argument("--weeks", type=int, default=26)
     parser.add_argument("--repeat", type=int, default=5)
     parser.add_argument("--db", type=Path, help="SQLite file to seed (default: a temporary one)")
-    parser.add_argument("--keep", action="store_true", help="keep the seeded database")
+    parser.add_argument("--reuse", action="store_true", help="time the database at --db as it is (seeded by an "
+                                                               "earlier run with --db), without seeding again")
+    parser.add_argument("--seed-only", action="store_true", help="seed --db and stop")
     args = parser.parse_args()
+    if (args.reuse or args.seed_only) and args.db is None:
+        parser.error("--reuse and --seed-only need --db")
 
     tmp = Path(tempfile.mkdtemp(prefix="pvoice-bench-"))
     path = args.db or tmp / "dashboard.db"
-    path.unlink(missing_ok=True)
+    if not args.reuse:
+        for old in path.parent.glob(path.name + "*"):
+            old.unlink()
     url = f"sqlite:///{path}"
     engine = make_db_engine(url, create=True)
     upgrade(engine)
     factory = make_session_factory(engine)
     now = datetime(2026, 11, 25, 2, 0, tzinfo=timezone.utc)  # a Wednesday morning in Shanghai
-    start = time.perf_counter()
-    stored = bulk_store(factory, generate(args.comments, end=now, weeks=args.weeks), zone=ZONE, now=now)
-    seeded = time.perf_counter() - start
+    if not args.reuse:
+        start = time.perf_counter()
+        stored = bulk_store(factory, generate(args.comments, end=now, weeks=args.weeks), zone=ZONE, now=now)
+        seeded = time.perf_counter() - start
+        print(f"seeded {stored:,} comments in {seeded:.1f} s ({stored / seeded:,.0f} comments/s)")
     with factory() as session:
+        stored = session.scalar(select(func.count()).select_from(Comment))
         facts = session.scalar(select(func.count()).select_from(CommentAspect))
         cases = session.scalar(select(func.count()).select_from(Case))
-    print(f"seeded {stored:,} comments ({facts:,} touchpoint facts, {cases:,} cases) in {seeded:.1f} s "
-          f"({stored / seeded:,.0f} comments/s); database {path.stat().st_size / 1e6:.0f} MB")
+    print(f"database: {stored:,} comments, {facts:,} touchpoint facts, {cases:,} cases, "
+          f"{path.stat().st_size / 1e6:.0f} MB")
+    if args.seed_only:
+        return
 
     taxonomy, settings = load_taxonomy(), Settings(environment="test")
     today = now.astimezone(ZONE).date()
@@ -156,10 +167,10 @@ def main() -> None:
         print(f"\nGET /app/dashboard (manager, default view, template rendered): best {best * 1000:.0f} ms, "
               f"median {median * 1000:.0f} ms")
     engine.dispose()
-    if not args.keep and args.db is None:
+    if args.db is None:
         for p in tmp.glob("dashboard.db*"):
             p.unlink()
-    print(f"\nPython {sys.version.split()[0]}, SQLite, {args.comments:,} comments over {args.weeks} weeks")
+    print(f"\nPython {sys.version.split()[0]}, SQLite, {stored:,} comments over {args.weeks} weeks")
 
 
 if __name__ == "__main__":

@@ -30,6 +30,7 @@ from pvoice.serving.routing import load_routing
 from pvoice.serving.services.auth import Principal, Role
 from pvoice.serving.services.context import ServiceContext
 from pvoice.serving.services.labels import Labels, add_labels
+from pvoice.serving.web.highlight import highlight
 from serving_support import ManualClock, make_settings
 
 ZONE = ZoneInfo("Asia/Shanghai")
@@ -162,10 +163,10 @@ def test_drilldown_lists_the_comments_behind_a_cell_with_their_evidence_marked_a
     assert page.total == 2 and len(page.items) == 2
     newest, oldest = page.items
     assert newest.received_at > oldest.received_at and newest.case_id is not None
-    assert [p.text for p in oldest.pieces if p.mark] == ["等了三个小时"]
-    shown = "".join(p.text for p in oldest.pieces)
-    assert "13812345678" not in shown and "138****5678" in shown
-    assert "13812345678" in "".join(p.text for p in raw.items[0].pieces)
+    marked = [s.text for s in highlight(oldest.text, oldest.spans) if s.marks]
+    assert marked == ["等了三个小时"]
+    assert "13812345678" not in oldest.text and "138****5678" in oldest.text
+    assert "13812345678" in raw.items[0].text
     assert oldest.labels == {"waiting": "negative"} and oldest.has_evidence
 
 
@@ -182,7 +183,7 @@ def test_every_kind_of_chart_drills_down(ctx, kind, params, expected):
     with ctx.factory() as session:
         page = drilldown(session, view(), parse_cell(TAX, kind=kind, **params), mask=True, now=NOW)
     assert page.total == expected
-    assert all(any(p.mark for p in item.pieces) for item in page.items)
+    assert all(any(s.marks for s in highlight(item.text, item.spans)) for item in page.items)
 
 
 @pytest.mark.parametrize("params,field", [

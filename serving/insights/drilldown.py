@@ -12,8 +12,8 @@ from starlette.concurrency import run_in_threadpool
 from pvoice.labels import Taxonomy
 from pvoice.serving.db.models import Case, CaseReason, Comment, CommentAspect, Suggestion
 from pvoice.serving.errors import InvalidInput
+from pvoice.serving.masking import mask_pii
 from pvoice.serving.insights.filters import ViewFilter, check_label, parse_date
-from pvoice.serving.insights.marks import Piece, marked_pieces, word_spans
 from pvoice.serving.insights.queries import NEGATIVE, SLA_STATUSES, URGENT, _cases, _facts, sla_condition
 from pvoice.serving.services.batcher import MicroBatcher
 from pvoice.serving.services.classify import classify_texts, evidence_dict
@@ -21,6 +21,8 @@ from pvoice.serving.services.comments import store_evidence
 from pvoice.serving.services.context import ServiceContext
 
 KINDS = ("aspect", "week", "keyword", "reason", "sla")
+DRILL_LIMIT = 20  # comments a drill-down page shows
+KEYWORD = "keyword"  # the marks of a searched word, beside the evidence's
 MEASURES = ("ack", "answer")
 MAX_WORD_CHARS = 20
 
@@ -101,9 +103,9 @@ class DrillItem:
     urgency: str
     case_id: int | None
     case_status: str | None
-    pieces: list[Piece]
+    text: str  # masked for roles without pii:read
+    spans: dict[str, list[dict]]  # what to mark: the cell's evidence (by its key) and a searched word (KEYWORD)
     has_evidence: bool  # the suggestion holds evidence for this cell
-    text_chars: int = 0
 
 
 @dataclass
@@ -134,10 +136,11 @@ def _ids_query(f: ViewFilter, cell: Cell, now: datetime):
                   .where(Case.urgency == cell.urgency, sla_condition(cell.measure, cell.status, now)), f)
 
 
-def drilldown(session: Session, f: ViewFilter, cell: Cell, *, mask: bool, now: datetime, limit: int = 20,
+def drilldown(session: Session, f: ViewFilter, cell: Cell, *, mask: bool, now: datetime, limit: int = DRILL_LIMIT,
               offset: int = 0) -> DrillPage:
     """Up to `limit` comments of the cell from `offset`, with the count of all; texts masked when `mask`
-    (roles without pii:read), the evidence of the cell marked (and a searched keyword)."""
+    (roles without pii:read), with the spans to mark (the cell's evidence, and a searched keyword) for the
+    pages' highlighter (`pvoice.serving.web.highlight`)."""
     ids = _ids_query(f, cell, now).subquery()
     total = session.scalar(select(func.count()).select_from(ids)) or 0
     page = list(session.scalars(select(ids.c.comment_id).order_by(ids.c.received_at.desc(), ids.c.comment_id.desc())
@@ -153,17 +156,26 @@ def drilldown(session: Session, f: ViewFilter, cell: Cell, *, mask: bool, now: d
     for cid in page:
         comment = comments[cid]
         suggestion = comment.suggestion
-        spans = [(int(s["start"]), int(s["end"])) for s in (suggestion.evidence or {}).get(cell.evidence_key, [])]
-        has_evidence = bool(spans)
+        evidence = list((suggestion.evidence or {}).get(cell.evidence_key, []) if suggestion else [])
+        shown = mask_pii(comment.text) if mask else comment.text
+        spans = {cell.evidence_key: evidence}
         if cell.word:
-            spans += word_spans(comment.text, cell.word)
+            spans[KEYWORD] = [{"text": cell.word, "start": s, "end": e} for s, e in word_spans(shown, cell.word)]
         items.append(DrillItem(
             comment_id=cid, received_at=comment.received_at, department=comment.department, channel=comment.channel,
             labels=facts.get(cid, {}), urgency=suggestion.urgency if suggestion else "none",
             case_id=comment.case.id if comment.case else None, case_status=comment.case.status if comment.case else None,
-            pieces=marked_pieces(comment.text, spans, mask=mask), has_evidence=has_evidence,
-            text_chars=len(comment.text)))
+            text=shown, spans=spans, has_evidence=bool(evidence)))
     return DrillPage(cell, items, int(total), offset, limit)
+
+
+def word_spans(text: str, word: str) -> list[tuple[int, int]]:
+    """Every occurrence of `word` in `text`."""
+    out, at = [], text.find(word) if word else -1
+    while at >= 0:
+        out.append((at, at + len(word)))
+        at = text.find(word, at + len(word))
+    return out
 
 
 def missing_evidence(session: Session, comment_ids: list[int]) -> list[tuple[int, str]]:

@@ -63,6 +63,9 @@ class ViewFilter:
     def with_period(self, period: Period) -> ViewFilter:
         return replace(self, period=period)
 
+    def with_department(self, department: str | None) -> ViewFilter:
+        return replace(self, department=department)
+
     def query(self) -> dict[str, str]:
         """The filter as URL query parameters (for links: drill-down, export, the same view again)."""
         out = {"start": self.period.start.isoformat(), "end": self.period.end.isoformat()}
