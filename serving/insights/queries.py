@@ -212,3 +212,15 @@ def sla_compliance(session: Session, f: ViewFilter, *, now: datetime) -> list[Co
         out.append(Compliance("answer", urgency, int(m or 0), int(x or 0), int(p or 0)))
     return out
 
+
+
+# ---- the urgent cases of a period (the weekly report lists them) ------------------------------------------------
+def urgent_cases(session: Session, f: ViewFilter, *, limit: int) -> tuple[list[Case], int]:
+    """The period's urgent cases, oldest first, with their comment and reasons loaded; and how many there are."""
+    from sqlalchemy.orm import selectinload
+
+    query = _cases(select(Case).where(Case.urgency == URGENT), f)
+    total = session.scalar(select(func.count()).select_from(query.subquery())) or 0
+    rows = session.scalars(query.options(selectinload(Case.comment).selectinload(Comment.suggestion))
+                           .order_by(Comment.received_at, Case.id).limit(limit))
+    return list(rows), int(total)
