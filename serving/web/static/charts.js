@@ -67,8 +67,9 @@
       grid: { left: 170, right: 30, top: 30, bottom: 20 },
       xAxis: { type: "value", minInterval: 1 },
       yAxis: { type: "category", data: s.categories, inverse: true },
-      series: s.statuses.map((st) => ({ name: st.name, type: "bar", stack: "sla", data: st.data,
-                                        itemStyle: { color: colors[st.status] }, label: { show: true } })),
+      series: s.statuses.map((st) => ({ name: st.name, type: "bar", stack: "sla", data: st.data, barMaxWidth: 36,
+                                        itemStyle: { color: colors[st.status] },
+                                        label: { show: true, formatter: (p) => (p.value ? String(p.value) : "") } })),
     }, renderer);
     if (links) follow(drawn.sla, (p) => s.statuses[p.seriesIndex] && s.statuses[p.seriesIndex].links[p.dataIndex]);
 
