@@ -65,12 +65,13 @@ def page_timer(db_url: str, tmp: Path, now: datetime):
 
     settings = Settings(environment="test", database_url=db_url, model_dir=save_tiny_classifier(tmp / "tiny"),
                         log_json=False)
-    client = TestClient(create_app(settings, clock=ManualClock(now), senders={}, start_workers=False))
+    client = TestClient(create_app(settings, clock=ManualClock(now), senders={}, start_workers=False),
+                        base_url="https://testserver")
     client.__enter__()
     ctx = client.app.state.ctx
     with transaction(ctx.factory) as session:
         _, key = create_key(session, role="manager", name="bench", pepper=settings.api_key_pepper, now=now)
-    signed = client.post("/app/login", data={"api_key": key, **_csrf(client)}, follow_redirects=False)
+    signed = client.post("/app/login", data={"key": key, **_csrf(client)}, follow_redirects=False)
     if signed.status_code not in (302, 303):
         raise SystemExit(f"sign-in failed: {signed.status_code} {signed.text[:200]}")
 
