@@ -129,7 +129,7 @@ def test_every_operation_documents_roles_errors_and_examples(svc):
             assert media["schema"] == {"$ref": ERROR_REF}, (where, status)
             for example in media["examples"].values():
                 ErrorResponse.model_validate(example["value"])  # the examples are in the real shape
-    assert count == 20
+    assert count == 21
     paths = schema["paths"]
     assert "409" in paths["/v1/cases/{case_id}/resolve"]["post"]["responses"]
     assert "409" in paths["/v1/alerts/{alert_id}/retry"]["post"]["responses"]
