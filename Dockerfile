@@ -8,6 +8,13 @@
 # the running container needs no network at all.
 
 ARG PYTHON_IMAGE=python:3.11.11-slim-bookworm
+ARG NODE_IMAGE=node:20.18.1-bookworm-slim
+
+# ---- assets: the pages' chart library from the npm registry, pinned by frontend/package-lock.json -----------
+FROM ${NODE_IMAGE} AS assets
+WORKDIR /frontend
+COPY frontend/package.json frontend/package-lock.json ./
+RUN npm ci --no-audit --no-fund
 
 # ---- base: what both images share -------------------------------------------------------------------------
 FROM ${PYTHON_IMAGE} AS base
@@ -41,6 +48,9 @@ COPY model /src/model
 COPY training /src/training
 COPY serving /src/serving
 COPY scoring /src/scoring
+# what `make install` copies out of npm's install: served by the app under /app/static/vendor/, no CDN
+COPY --from=assets /frontend/node_modules/echarts/dist/echarts.min.js /src/serving/web/static/vendor/echarts.min.js
+COPY --from=assets /frontend/node_modules/echarts/LICENSE /src/serving/web/static/vendor/echarts.LICENSE.txt
 RUN pip install --no-cache-dir --index-url "${PIP_INDEX_URL}" /src
 
 # ---- train: a model made during the build (only for --target trained) ----------------------------------------

@@ -3,6 +3,9 @@ PYTHON ?= python3
 VENV ?= .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
+# the pages' chart library: from the npm registry, pinned by frontend/package-lock.json, served by the app (no CDN)
+VENDOR := serving/web/static/vendor
+ECHARTS := $(VENDOR)/echarts.min.js
 
 .PHONY: install run test test-slow model prepare-base serve bench clean
 
@@ -14,7 +17,14 @@ $(STAMP): pyproject.toml
 	$(BIN)/python -m pip install --quiet -e '.[dev]'
 	touch $(STAMP)
 
-install: $(STAMP)
+$(ECHARTS): frontend/package.json frontend/package-lock.json
+	@command -v npm >/dev/null || { echo "error: npm is needed to install the pages' chart library — apt-get install npm" >&2; exit 1; }
+	cd frontend && npm ci --no-audit --no-fund --loglevel=error
+	mkdir -p $(VENDOR)
+	cp frontend/node_modules/echarts/dist/echarts.min.js $(ECHARTS)
+	cp frontend/node_modules/echarts/LICENSE $(VENDOR)/echarts.LICENSE.txt
+
+install: $(STAMP) $(ECHARTS)
 
 prepare-base: install
 	$(BIN)/pvoice model prepare-base
@@ -33,4 +43,4 @@ test-slow: install
 	$(BIN)/python -m pytest -q -m slow
 
 clean:
-	rm -rf $(VENV) models/cache
+	rm -rf $(VENV) models/cache frontend/node_modules $(ECHARTS) $(VENDOR)/echarts.LICENSE.txt

@@ -11,7 +11,7 @@ import typer
 from pvoice.cli_errors import explain_commands, run_cli
 from pvoice.model.cli import model_app, predict_command
 from pvoice.scoring.cli import score_command
-from pvoice.serving.cli import db_app, export_feedback_command, keys_app, serve_command
+from pvoice.serving.cli import db_app, export_feedback_command, keys_app, report_command, serve_command
 from pvoice.training.cli import data_app, evaluate_command, train_command
 
 app = typer.Typer(help="patient-voice: classify, triage and route patient comments.", no_args_is_help=True)
@@ -24,6 +24,7 @@ app.command("score")(score_command)
 app.add_typer(model_app, name="model")
 app.command("predict")(predict_command)
 app.command("serve")(serve_command)
+app.command("report")(report_command)
 app.add_typer(keys_app, name="keys")
 app.add_typer(db_app, name="db")
 

@@ -134,6 +134,25 @@ class Settings(BaseSettings):
     smtp_from: str = Field("pvoice@localhost", description="Sender address of e-mail alerts.")
     smtp_starttls: bool = Field(False, description="Upgrade the SMTP connection with STARTTLS.")
 
+    # Managers' view (serving/insights): aggregates, keywords and spike detection
+    dashboard_keyword_sample: int = Field(
+        300, ge=10, le=5000, description="Negative comments per touchpoint (the latest of the period) whose jieba "
+                                         "words give the view's top keywords: a bounded sample, never the whole "
+                                         "table.")
+    spike_history_weeks: int = Field(8, ge=2, le=52, description="Weeks before the tested one whose mean negative "
+                                                                 "count is a touchpoint x department's baseline.")
+    spike_min_expected: float = Field(1.0, gt=0, description="Floor of the baseline: a cell that was quiet is "
+                                                             "tested against this many negatives a week, not zero.")
+    spike_min_count: int = Field(5, ge=1, description="A week with fewer negatives than this is never a spike.")
+    spike_min_ratio: float = Field(2.0, ge=1, description="A spike's count is at least this many times its "
+                                                          "baseline, however small its p-value.")
+    spike_fdr: float = Field(0.05, gt=0, lt=1, description="False discovery rate of the week's one-sided Poisson "
+                                                           "tests (Benjamini-Hochberg over every cell tested).")
+    spike_alerts: bool = Field(True, description="Alert the route of a flagged spike (its people, like an urgent "
+                                                 "case's first level), once per cell and week.")
+    spike_check_seconds: float = Field(3600.0, ge=10, description="How often the service tests the current week "
+                                                                  "for spikes.")
+
     # Batch scoring (scoring/): `pvoice score`
     score_chunk_rows: int = Field(10_000, ge=1, description="Rows read, scored and committed at a time.")
     score_batch_size: int = Field(32, ge=1, description="Texts per forward pass.")

@@ -50,9 +50,23 @@ def _text(value: Any) -> str:
 FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
 
 
-def _csv_safe(text: str) -> str:
+def csv_safe(text: str) -> str:
     """A text cell that a spreadsheet shows as text: a leading formula character is escaped with a quote."""
     return "'" + text if text.startswith(FORMULA_STARTS) else text
+
+
+def xlsx_cell(ws, value: Any):
+    """A value for a write-only sheet's row: a text becomes a cell stored as text, never as a formula, even when
+    it starts with "=" (CSV/formula injection); control characters, which xlsx forbids, are dropped (the one
+    change made to a text). Other values go in as they are."""
+    if not isinstance(value, str):
+        return value
+    from openpyxl.cell import WriteOnlyCell
+    from openpyxl.cell.cell import ILLEGAL_CHARACTERS_RE
+
+    out = WriteOnlyCell(ws, value=ILLEGAL_CHARACTERS_RE.sub("", value))
+    out.data_type = "s"
+    return out
 
 
 def _json_default(value: Any) -> Any:
@@ -138,7 +152,7 @@ class CsvSink(_AppendSink):
 
     def write(self, chunk, scores) -> None:
         extra = [name for name, _ in self.appended]
-        rows = [[_csv_safe(_text(v)) for v in row] + [_csv_safe(_text(s[n])) for n in extra]
+        rows = [[csv_safe(_text(v)) for v in row] + [csv_safe(_text(s[n])) for n in extra]
                 for row, s in zip(chunk.rows, scores)]
         self.file.write(self._encode(rows))
 
@@ -185,21 +199,13 @@ class XlsxSink(_AppendSink):
 
     def finish(self) -> None:
         from openpyxl import Workbook
-        from openpyxl.cell import WriteOnlyCell
-        from openpyxl.cell.cell import ILLEGAL_CHARACTERS_RE
 
         self.close()
         wb = Workbook(write_only=True)
         ws = wb.create_sheet()
 
         def cell(value):
-            if not isinstance(value, str):
-                return value
-            # control characters are not allowed in xlsx; they are the one change made to input text. A text
-            # is stored as text, never as a formula, even when it starts with "=" (CSV/formula injection)
-            out = WriteOnlyCell(ws, value=ILLEGAL_CHARACTERS_RE.sub("", value))
-            out.data_type = "s"
-            return out
+            return xlsx_cell(ws, value)
 
         ws.append([cell(v) for v in self.names])
         with open(self.target, encoding="utf-8") as staged:

@@ -175,3 +175,40 @@ def export_feedback_command(
     if not written:
         typer.echo("no reviewed comments yet: labels saved in the review queue (/app/review) are exported here",
                    err=True)
+
+def report_command(
+    period: Annotated[str, typer.Option(help="The ISO week to report, e.g. 2026-W47 (Monday to Sunday, "
+                                             "PVOICE_TIMEZONE).")],
+    output: Annotated[Path, typer.Option("-o", "--output", help="report.html (self-contained) or report.pdf "
+                                                                "(printed by Chromium).")],
+) -> None:
+    """The weekly quality report (质量周报) of the managers' view: charts, top issues, spikes and the week's
+    urgent cases (masked), in Chinese, from the service's database."""
+    from pvoice.labels import load_taxonomy
+    from pvoice.settings import get_settings
+    from pvoice.serving.db import ensure_schema, make_session_factory
+    from pvoice.serving.errors import InvalidInput
+    from pvoice.serving.routing import load_routing
+    from pvoice.serving.web.report import browser_path, render_report, write_pdf
+
+    suffix = output.suffix.lower()
+    if suffix not in (".html", ".htm", ".pdf"):
+        raise InvalidInput(f"-o {output}: the report is written as .html or .pdf", field="output")
+    if suffix == ".pdf":
+        browser_path()  # before any work: a missing Chromium is one line at once
+    settings = get_settings()
+    taxonomy = load_taxonomy(settings.taxonomy_path)
+    zone = load_routing(settings.routing_path, touchpoints=taxonomy.touchpoint_ids, timezone=settings.timezone).zone
+    engine = _engine()
+    try:
+        ensure_schema(engine, auto_upgrade=False)
+        html = render_report(factory=make_session_factory(engine), taxonomy=taxonomy, settings=settings, zone=zone,
+                             period=period, now=datetime.now(timezone.utc))
+    finally:
+        engine.dispose()
+    output.parent.mkdir(parents=True, exist_ok=True)
+    if suffix == ".pdf":
+        write_pdf(html, output)
+    else:
+        output.write_text(html, encoding="utf-8")
+    typer.echo(f"wrote {output}")

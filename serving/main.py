@@ -19,12 +19,13 @@ from pvoice.serving.api.guard import RequestGuard
 from pvoice.serving.clock import Clock, SystemClock
 from pvoice.serving.db import ensure_schema, make_db_engine, make_session_factory
 from pvoice.serving.errors import ConfigError, install_error_handlers
+from pvoice.serving.insights.facts import content_words
 from pvoice.serving.masking import mask_pii
 from pvoice.serving.metrics import Metrics
 from pvoice.serving.routing import load_calendar, load_routing
 from pvoice.serving.services import MicroBatcher, ServiceContext
 from pvoice.serving.web import install_web, page_error
-from pvoice.serving.workers import DeliveryWorker, TimerWorker
+from pvoice.serving.workers import DeliveryWorker, SpikeWorker, TimerWorker
 
 log = logging.getLogger("pvoice.serving")
 DEV_SECRETS = {"api_key_pepper": "dev-pepper-not-secret", "patient_ref_salt": "dev-salt-not-secret"}
@@ -87,13 +88,16 @@ def create_app(settings: Settings | None = None, *, clock: Clock | None = None, 
         channel_senders = senders if senders is not None else build_senders(settings)
         delivery = DeliveryWorker(ctx, channel_senders, metrics, poll_seconds=settings.outbox_poll_seconds)
         timers = TimerWorker(ctx, metrics, poll_seconds=settings.timers_poll_seconds)
+        spikes = SpikeWorker(ctx, poll_seconds=settings.spike_check_seconds)
         ctx.notify = delivery.notify
         app.state.ctx, app.state.metrics, app.state.batcher = ctx, metrics, batcher
-        app.state.delivery, app.state.timers = delivery, timers
+        app.state.delivery, app.state.timers, app.state.spikes = delivery, timers, spikes
         await batcher.start()
-        # the name tagger behind masking loads once (a second or two): at startup, not in the first request
+        # the name tagger behind masking and the keyword cutter (jieba's IDF table) load once (a second or
+        # two): at startup, not in the first request
         await asyncio.to_thread(mask_pii, "李医生")
-        workers = [delivery, timers] if start_workers else []
+        await asyncio.to_thread(content_words, "挂号排队")
+        workers = [delivery, timers, spikes] if start_workers else []
         for worker in workers:
             await worker.start()
         log.info("triage service ready", extra={"model": batcher.model_version, "routes": len(routing.routes)})

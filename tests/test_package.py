@@ -23,10 +23,12 @@ PACKAGE_DATA = {
     "pvoice/serving/db/migrations/versions/0002_review_band.py",
     "pvoice/serving/db/migrations/versions/0003_delivery_window.py",
     "pvoice/serving/db/migrations/versions/0004_web_sessions.py",
+    "pvoice/serving/db/migrations/versions/0005_insights.py",
     "pvoice/serving/web/templates/base.html",
     "pvoice/serving/web/templates/login.html",
     "pvoice/serving/web/static/app.js",
     "pvoice/serving/web/static/app.css",
+    "pvoice/serving/web/static/vendor/echarts.min.js",  # copied from npm by `make install`
 }
 
 

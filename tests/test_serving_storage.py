@@ -61,11 +61,12 @@ def _events(svc, case_id: int) -> list[str]:
 # ---- migrations --------------------------------------------------------------------------------------------
 def test_migrations_create_every_table_and_are_idempotent(db_url):
     engine = make_db_engine(db_url)
-    assert upgrade(engine) == "0004" and is_current(engine)
-    assert upgrade(engine) == "0004"
+    assert upgrade(engine) == "0005" and is_current(engine)
+    assert upgrade(engine) == "0005"
     tables = set(inspect(engine).get_table_names())
     assert {"comments", "suggestions", "label_responses", "cases", "case_events", "timers", "outbox",
-            "audit_log", "api_keys", "rate_windows", "web_sessions", "alembic_version"} <= tables
+            "audit_log", "api_keys", "rate_windows", "web_sessions", "comment_aspects", "case_reasons",
+            "spike_flags", "alembic_version"} <= tables
     engine.dispose()
 
 

@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta, timezone
+from datetime import date, datetime, timedelta, timezone
 
 from sqlalchemy import (
-    JSON, DateTime, ForeignKey, Index, Integer, MetaData, String, Text, TypeDecorator, UniqueConstraint,
+    JSON, Date, DateTime, Float, ForeignKey, Index, Integer, MetaData, String, Text, TypeDecorator, UniqueConstraint,
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 
@@ -53,6 +53,7 @@ class ApiKey(Base):
 
 class Comment(Base):
     __tablename__ = "comments"
+    __table_args__ = (Index("ix_comments_received_at", "received_at"),)
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     external_id: Mapped[str | None] = mapped_column(String(200), unique=True, nullable=True)
@@ -65,6 +66,9 @@ class Comment(Base):
     truncated: Mapped[bool] = mapped_column(default=False)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime)
     created_by: Mapped[str] = mapped_column(String(100))
+    # jieba's content words of the text (stop words out), cut once when the comment is stored, so that the
+    # managers' view counts keywords without cutting texts on every page
+    words: Mapped[list | None] = mapped_column(JSON, nullable=True)
 
     suggestion: Mapped[Suggestion] = relationship(back_populates="comment", uselist=False)
     responses: Mapped[list[LabelResponse]] = relationship(back_populates="comment", order_by="LabelResponse.id")
@@ -136,6 +140,10 @@ class Case(Base):
     resolved_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
     resolved_by: Mapped[str | None] = mapped_column(String(100), nullable=True)
     resolution_note: Mapped[str | None] = mapped_column(Text, nullable=True)
+    # the SLA as set when the case opened (`due_at` moves with each escalation): acknowledged by `ack_due_at`
+    # (urgent cases), answered (resolved) by `answer_due_at`, working days counted; read by the managers' view
+    ack_due_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
+    answer_due_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
 
     comment: Mapped[Comment] = relationship(back_populates="case")
     touchpoints: Mapped[list[CaseTouchpoint]] = relationship(cascade="all, delete-orphan", lazy="selectin")
@@ -153,6 +161,60 @@ class CaseTouchpoint(Base):
 
     case_id: Mapped[int] = mapped_column(ForeignKey("cases.id", ondelete="CASCADE"), primary_key=True)
     touchpoint: Mapped[str] = mapped_column(String(32), primary_key=True, index=True)
+
+
+class CaseReason(Base):
+    """One row per urgent reason of a case (the model's, when the case opened): counted by the managers' view."""
+
+    __tablename__ = "case_reasons"
+
+    case_id: Mapped[int] = mapped_column(ForeignKey("cases.id", ondelete="CASCADE"), primary_key=True)
+    reason: Mapped[str] = mapped_column(String(32), primary_key=True, index=True)
+
+
+class CommentAspect(Base):
+    """One row per touchpoint of a comment with the sentiment about it: what the managers' view counts.
+
+    The labels are the latest a person gave the comment (`source` human), else the model's suggestion
+    (`source` model); they are rewritten when a person labels it. The comment's own filter columns (when,
+    local ISO week, department, channel) are copied in, since a comment never changes, so that each
+    aggregate of the view reads one index with no join."""
+
+    __tablename__ = "comment_aspects"
+    __table_args__ = (
+        # covering: the period's aggregates (by week, touchpoint, sentiment, filtered by department and
+        # channel) read this index alone
+        Index("ix_comment_aspects_period", "received_at", "week", "touchpoint", "sentiment", "department", "channel"),
+        Index("ix_comment_aspects_week", "week", "sentiment", "touchpoint", "department"),
+    )
+
+    comment_id: Mapped[int] = mapped_column(ForeignKey("comments.id", ondelete="CASCADE"), primary_key=True)
+    touchpoint: Mapped[str] = mapped_column(String(32), primary_key=True)
+    sentiment: Mapped[str] = mapped_column(String(16))
+    received_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    week: Mapped[date] = mapped_column(Date)  # the Monday of the received day's ISO week, in the service's zone
+    department: Mapped[str | None] = mapped_column(String(100), nullable=True)
+    channel: Mapped[str] = mapped_column(String(32))
+    source: Mapped[str] = mapped_column(String(8))  # model | human
+
+
+class SpikeFlag(Base):
+    """A touchpoint x department whose negative comments in a week were far above its own history (one row per
+    cell and week: found again, it is updated, never doubled; alerted at most once)."""
+
+    __tablename__ = "spike_flags"
+    __table_args__ = (UniqueConstraint("week", "touchpoint", "department", name="uq_spike_flags_cell_week"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    week: Mapped[date] = mapped_column(Date, index=True)
+    touchpoint: Mapped[str] = mapped_column(String(32))
+    department: Mapped[str] = mapped_column(String(100))
+    observed: Mapped[int] = mapped_column(Integer)
+    expected: Mapped[float] = mapped_column(Float)  # the history's mean, floored
+    p_value: Mapped[float] = mapped_column(Float)
+    detected_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    alerted_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
+    route: Mapped[str | None] = mapped_column(String(100), nullable=True)
 
 
 class CaseEvent(Base):

@@ -15,6 +15,7 @@ from pvoice.model.results import Prediction
 from pvoice.serving.db.engine import transaction
 from pvoice.serving.db.models import Comment, Suggestion
 from pvoice.serving.errors import NotFound
+from pvoice.serving.insights.facts import MODEL, content_words, record_aspects
 from pvoice.serving.masking import hash_patient_ref
 from pvoice.serving.services.auth import Principal
 from pvoice.serving.services.classify import Prepared, evidence_dict
@@ -76,6 +77,7 @@ def _add_comment(session: Session, ctx: ServiceContext, *, item: NewComment, pre
         external_id=item.external_id, text=item.text, channel=item.channel,
         received_at=_aware(item.received_at, ctx.settings.timezone), department=item.department,
         ward=item.ward, truncated=prepared.truncated, created_at=now, created_by=who.actor,
+        words=content_words(item.text),
         patient_hash=hash_patient_ref(item.patient_ref, ctx.settings.patient_ref_salt) if item.patient_ref else None,
     )
     session.add(comment)
@@ -85,6 +87,8 @@ def _add_comment(session: Session, ctx: ServiceContext, *, item: NewComment, pre
     session.add(suggestion)
     session.flush()
     comment.suggestion = suggestion
+    record_aspects(session, comment=comment, touchpoints=pred.touchpoints, aspects=pred.aspects,
+                   sentiment=pred.sentiment, source=MODEL, zone=ctx.routing.zone)
     open_case(session, ctx, comment=comment, suggestion=suggestion, now=now)
     praise_to = forward_praise(session, ctx, comment=comment, suggestion=suggestion, now=now)
     session.flush()

@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 from dataclasses import asdict, dataclass
 from datetime import datetime
+from zoneinfo import ZoneInfo
 
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session, selectinload
@@ -13,6 +14,7 @@ from pvoice.labels import Taxonomy
 from pvoice.labels import validate_labels as check_labels
 from pvoice.serving.db.models import Comment, LabelResponse
 from pvoice.serving.errors import InvalidInput
+from pvoice.serving.insights.facts import HUMAN, record_aspects
 from pvoice.serving.masking import mask_pii
 from pvoice.serving.services.audit import audit
 from pvoice.serving.services.auth import Principal
@@ -40,7 +42,9 @@ def validate_labels(labels: Labels, taxonomy: Taxonomy) -> None:
 
 
 def add_labels(session: Session, *, comment_id: int, labels: Labels, taxonomy: Taxonomy, who: Principal,
-               now: datetime) -> LabelResponse:
+               now: datetime, zone: ZoneInfo) -> LabelResponse:
+    """Store a person's labels; from now on the managers' view counts them instead of the model's (`zone`: the
+    service's, in which the view's weeks are read)."""
     comment = get_comment(session, comment_id=comment_id)
     validate_labels(labels, taxonomy)
     response = LabelResponse(
@@ -51,6 +55,8 @@ def add_labels(session: Session, *, comment_id: int, labels: Labels, taxonomy: T
     )
     session.add(response)
     session.flush()
+    record_aspects(session, comment=comment, touchpoints=labels.touchpoints, aspects=labels.aspects,
+                   sentiment=labels.sentiment, source=HUMAN, zone=zone)
     audit(session, who=who, action="comment.label", target=f"comment:{comment.id}", now=now,
           response_id=response.id, urgency=labels.urgency)
     return response

@@ -59,3 +59,19 @@ def render_praise(*, comment: Comment, person_name: str, taxonomy: Taxonomy, zon
         f"> {excerpt(comment.text)}",
     ])
     return title, body
+
+
+def render_spike(*, week_label: str, touchpoint: str, department: str, observed: int, expected: float,
+                 history: list[int], p_value: float, taxonomy: Taxonomy) -> tuple[str, str]:
+    """A spike of negative comments about one touchpoint in one department (no patient text in it)."""
+    name = _name(taxonomy, touchpoint)
+    title = f"[负面意见异常升高] {department} · {name}（{week_label}）"
+    body = "\n".join([
+        f"**科室**：{department}",
+        f"**触点**：{name}",
+        f"**本周负面意见**：{observed} 条（前 {len(history)} 周平均 {expected:.1f} 条）",
+        f"**前 {len(history)} 周**：{'、'.join(str(n) for n in history)}",
+        f"**检验**：单侧泊松检验 p = {p_value:.2g}（Benjamini-Hochberg 校正后显著）",
+        "请在管理看板查看这些意见。",
+    ])
+    return title, body

@@ -28,6 +28,7 @@ from pvoice.serving.routing import Person
 
 STATUSES = ("pending", "sending", "delivered", "failed", "dead")
 DEAD_LETTER = "dead_letter"  # the event of the admin's page about a dead alert
+SPIKE = "spike"  # the event (and urgency) of an alert about a spike of negative comments
 
 Lane = tuple[str, str]  # (channel, target)
 
@@ -65,6 +66,14 @@ def enqueue(session: Session, *, people: list[Person], occurrence: str, event: s
     return _add_rows(session, people=people, key_prefix=f"pv-{subject}-{occurrence}", event=event,
                      case_id=case.id if case is not None else None, comment_id=comment.id, urgency=urgency,
                      title=title, body=body, now=now)
+
+
+def enqueue_spike(session: Session, *, people: list[Person], cell_key: str, title: str, body: str, now: datetime
+                  ) -> list[OutboxAlert]:
+    """A spike of negative comments (managers' view), once per `cell_key` (its week, touchpoint and department)
+    and target: no case or comment behind it, so the key names the cell."""
+    return _add_rows(session, people=people, key_prefix=f"pv-spike-{cell_key}", event=SPIKE, case_id=None,
+                     comment_id=None, urgency=SPIKE, title=title, body=body, now=now)
 
 
 def enqueue_dead_letter(session: Session, *, dead: OutboxAlert, people: list[Person], title: str, body: str,

@@ -6,7 +6,7 @@ from datetime import datetime, timedelta
 
 from sqlalchemy.orm import Session
 
-from pvoice.serving.db.models import Case, CaseEvent, CaseTouchpoint, Comment, Suggestion, Timer
+from pvoice.serving.db.models import Case, CaseEvent, CaseReason, CaseTouchpoint, Comment, Suggestion, Timer
 from pvoice.serving.routing import Level, Person, Route, add_working_days
 from pvoice.serving.services.context import ServiceContext
 from pvoice.serving.services.messages import render_case_alert, render_praise
@@ -50,7 +50,7 @@ def alert_case(session: Session, ctx: ServiceContext, *, case: Case, comment: Co
     return [r.idempotency_key for r in rows]
 
 
-def _complaint_due(ctx: ServiceContext, now: datetime) -> datetime:
+def _answer_due(ctx: ServiceContext, now: datetime) -> datetime:
     local = now.astimezone(ctx.routing.zone)
     return add_working_days(local, ctx.settings.sla_complaint_working_days, ctx.calendar).astimezone(now.tzinfo)
 
@@ -62,22 +62,25 @@ def open_case(session: Session, ctx: ServiceContext, *, comment: Comment, sugges
     ranked = ranked_touchpoints(suggestion)
     route = ctx.routing.route_for(ranked, comment.department)
     urgent = suggestion.urgency == "urgent"
+    answer_due = _answer_due(ctx, now)  # every case is to be answered within the working days of the SLA
     if urgent:
         level = ctx.routing.chain(route)[0]
         people = level_people(ctx, level, 0, now)
-        due = now + timedelta(minutes=ctx.settings.sla_urgent_ack_minutes)
+        due = ack_due = now + timedelta(minutes=ctx.settings.sla_urgent_ack_minutes)
     else:  # complaints queue at the patient-service center, whoever is responsible for the touchpoint; so do
         # comments in the review band (possibly urgent): a person there decides, the on-duty staff are not paged
         people = ctx.routing.reachable(ctx.routing.fallback.people, now)
-        due = _complaint_due(ctx, now)
+        due, ack_due = answer_due, None
     case = Case(
         comment_id=comment.id, status="open", urgency=suggestion.urgency, department=comment.department,
         responsible_role=route.role if route else ctx.routing.fallback.role, route=route.id if route else "fallback",
         assignee=people[0].id, escalation_level=0, needs_review=suggestion.needs_review, created_at=now, due_at=due,
-        touchpoints=[CaseTouchpoint(touchpoint=t) for t in ranked],
+        touchpoints=[CaseTouchpoint(touchpoint=t) for t in ranked], ack_due_at=ack_due,
+        answer_due_at=answer_due,
     )
     session.add(case)
     session.flush()
+    session.add_all(CaseReason(case_id=case.id, reason=r) for r in dict.fromkeys(suggestion.urgent_reasons))
     add_event(session, case, kind="opened", actor=SYSTEM, now=now, urgency=case.urgency, route=case.route,
               assignee=case.assignee, model_version=suggestion.model_version,
               **({"needs_review": True, "review_reasons": suggestion.review_reasons} if case.needs_review else {}))

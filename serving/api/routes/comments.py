@@ -49,6 +49,6 @@ def create_labels(comment_id: PathId, body: LabelsCreate, ctx: ContextDep, who: 
                   ) -> CommentLabels:
     with transaction(ctx.factory) as session:
         add_labels(session, comment_id=comment_id, labels=Labels(**body.model_dump()), taxonomy=ctx.taxonomy,
-                   who=who, now=ctx.clock.now())
+                   who=who, now=ctx.clock.now(), zone=ctx.routing.zone)
     with ctx.factory() as session:
         return read_labels(comment_id, session, who)
