@@ -15,20 +15,14 @@ import uvicorn
 from fastapi.routing import APIRoute
 from fastapi.testclient import TestClient
 
-from pvoice.model.predictor import Classifier
 from pvoice.serving import create_app
 from pvoice.serving.api import ROUTERS
 from pvoice.serving.api.schemas.errors import ErrorResponse
 from pvoice.serving.routing import CHANNELS
-from serving_support import FakeSender, Harness, ManualClock, ScriptedClassifier, make_settings
+from serving_support import FakeSender, Harness, ManualClock, make_settings
 
 ROLES = ("intake", "agent", "manager", "admin")
 ERROR_REF = "#/components/schemas/ErrorResponse"
-
-
-@pytest.fixture(scope="module")
-def scripted(tiny_model_dir):
-    return ScriptedClassifier(Classifier.from_pretrained(tiny_model_dir))
 
 
 def _app(tmp_path, tiny_model_dir, scripted):

@@ -11,11 +11,10 @@ import chinese_calendar
 import pytest
 from fastapi.testclient import TestClient
 
-from pvoice.model.predictor import Classifier
 from pvoice.serving import create_app
 from pvoice.serving.routing import HolidaysError, WorkCalendar, add_working_days, load_calendar, parse_holidays
 from pvoice.serving.routing.holidays import chinese_calendar_years
-from serving_support import FakeSender, Harness, ManualClock, ScriptedClassifier, make_settings
+from serving_support import FakeSender, Harness, ManualClock, make_settings
 
 SHANGHAI = ZoneInfo("Asia/Shanghai")
 COMPLAINT = "挂号等了三个小时，窗口只开了一个"
@@ -127,11 +126,6 @@ def _weekdays_only() -> WorkCalendar:
 
 
 # ---- through the service: the complaint's case is due after the holiday -------------------------------------
-@pytest.fixture(scope="module")
-def scripted(tiny_model_dir):
-    return ScriptedClassifier(Classifier.from_pretrained(tiny_model_dir))
-
-
 def _service(tmp_path, tiny_model_dir, scripted, start: datetime, **settings):
     app = create_app(make_settings(tmp_path, tiny_model_dir, **settings), clock=ManualClock(start),
                      senders={"webhook": FakeSender("webhook")}, classifier=scripted, start_workers=False)

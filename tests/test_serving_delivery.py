@@ -12,21 +12,15 @@ import yaml
 from fastapi.testclient import TestClient
 from sqlalchemy import select
 
-from pvoice.model.predictor import Classifier
 from pvoice.settings import Settings
 from pvoice.serving import create_app
 from pvoice.serving.alerts import CHANNELS, DeliveryError
 from pvoice.serving.db import OutboxAlert
 from pvoice.serving.services.outbox import claim
-from serving_support import Harness, ManualClock, ScriptedClassifier, WebhookReceiver, make_settings, write_routing
+from serving_support import Harness, ManualClock, WebhookReceiver, make_settings, write_routing
 
 URGENT = "护士给我妈输错了液，到现在没人给个说法！"
 ESCALATION = "再不给我退费我就打12345投诉你们"
-
-
-@pytest.fixture(scope="module")
-def scripted(tiny_model_dir):
-    return ScriptedClassifier(Classifier.from_pretrained(tiny_model_dir))
 
 
 @pytest.fixture

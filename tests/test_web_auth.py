@@ -8,27 +8,20 @@ import pytest
 from fastapi.testclient import TestClient
 from sqlalchemy import func, select
 
-from pvoice.model.predictor import Classifier
 from pvoice.serving import create_app
 from pvoice.serving.db.models import ApiKey, WebSession
 from pvoice.serving.errors import ConfigError
 from pvoice.serving.main import check_secrets
 from pvoice.serving.routing import CHANNELS
-from serving_support import FakeSender, Harness, ManualClock, ScriptedClassifier, make_settings
+from serving_support import FakeSender, Harness, ManualClock, make_settings, scripted_app
 from web_support import client_sign_in, form_token, path_of, shot, sign_in, sign_out
 
 LANDING = {"agent": "/app/cases", "manager": "/app/dashboard", "admin": "/app/admin"}
 
 
-@pytest.fixture(scope="module")
-def scripted(tiny_model_dir):
-    return ScriptedClassifier(Classifier.from_pretrained(tiny_model_dir))
-
-
 @pytest.fixture
 def web(tmp_path, tiny_model_dir, scripted):
-    app = create_app(make_settings(tmp_path, tiny_model_dir), clock=ManualClock(),
-                     senders={c: FakeSender(c) for c in CHANNELS}, classifier=scripted, start_workers=False)
+    app, _ = scripted_app(tmp_path, tiny_model_dir, scripted)
     # https: the session cookie is Secure, and a client keeps it for https only
     with TestClient(app, base_url="https://testserver") as client:
         yield Harness(app, client)

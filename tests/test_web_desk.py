@@ -11,11 +11,8 @@ import pytest
 from fastapi.testclient import TestClient
 from sqlalchemy import select
 
-from pvoice.model.predictor import Classifier
-from pvoice.serving import create_app
 from pvoice.serving.db.models import Case, CaseEvent
-from pvoice.serving.routing import CHANNELS
-from serving_support import FakeSender, Harness, ManualClock, ScriptedClassifier, make_settings
+from serving_support import Harness, scripted_app
 from web_support import client_sign_in, form_token, path_of, shot, sign_in
 
 URGENT = "护士给我妈输错了液，到现在没人给个说法！家属电话13812345678"
@@ -23,15 +20,9 @@ COMPLAINT = "排队等了三个小时才看上"
 REVIEW = "奶奶在病房摔了一跤，护士说没事"
 
 
-@pytest.fixture(scope="module")
-def scripted(tiny_model_dir):
-    return ScriptedClassifier(Classifier.from_pretrained(tiny_model_dir))
-
-
 @pytest.fixture
 def web(tmp_path, tiny_model_dir, scripted):
-    app = create_app(make_settings(tmp_path, tiny_model_dir), clock=ManualClock(),
-                     senders={c: FakeSender(c) for c in CHANNELS}, classifier=scripted, start_workers=False)
+    app, _ = scripted_app(tmp_path, tiny_model_dir, scripted)
     with TestClient(app, base_url="https://testserver") as client:
         harness = Harness(app, client)
         harness.complaint = harness.comment(COMPLAINT, department="心内科")["case"]["id"]

@@ -17,25 +17,19 @@ from typer.testing import CliRunner
 
 from pvoice.cli import app as cli
 from pvoice.labels import load_taxonomy
-from pvoice.model.predictor import Classifier
 from pvoice.serving import create_app
 from pvoice.serving.db.models import LabelResponse, Suggestion
 from pvoice.serving.routing import CHANNELS
 from pvoice.serving.services.review import kappas, uncertainty
 from pvoice.settings import get_settings
 from pvoice.training.corpus import read_corpus
-from serving_support import FakeSender, Harness, ManualClock, ScriptedClassifier, make_keys, make_settings
+from serving_support import FakeSender, Harness, ManualClock, make_keys, make_settings
 from web_support import client_sign_in, form_token, path_of, shot, sign_in
 
 runner = CliRunner()
 URGENT = "护士给我妈输错了液，家属电话13812345678"
 CORRECT = {"touchpoints": ["nursing"], "aspects": ["nursing:negative"], "sentiment": "negative",
            "urgency": "urgent", "urgent_reasons": ["safety"]}
-
-
-@pytest.fixture(scope="module")
-def scripted(tiny_model_dir):
-    return ScriptedClassifier(Classifier.from_pretrained(tiny_model_dir))
 
 
 @pytest.fixture

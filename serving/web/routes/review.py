@@ -93,7 +93,7 @@ def save_labels(comment_id: PathId, request: Request, ctx: ContextDep, who: Acti
         labels = read_labels(touchpoints, aspects, sentiment, urgency, urgent_reasons, note)
         with transaction(ctx.factory) as session:
             add_labels(session, comment_id=comment_id, labels=labels, taxonomy=ctx.taxonomy, who=who,
-                       now=ctx.clock.now())
+                       now=ctx.clock.now(), zone=ctx.routing.zone)
     except InvalidInput as error:
         submitted = {comment_id: {"touchpoints": touchpoints, "sentiment": sentiment, "urgency": urgency,
                                   "urgent_reasons": urgent_reasons, "note": note,
