@@ -69,6 +69,7 @@ class MicroBatcher:
         self._queue: asyncio.PriorityQueue[_Piece] | None = None
         self._seq = itertools.count()
         self._task: asyncio.Task | None = None
+        self._stopping = False
         # one thread: model calls run one after another, each on a full batch
         self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="pvoice-model")
 
@@ -77,11 +78,12 @@ class MicroBatcher:
         return getattr(getattr(self.classifier, "config", None), "model_version", "") or "unknown"
 
     async def start(self) -> None:
-        self._queue = asyncio.PriorityQueue()
+        self._queue, self._stopping = asyncio.PriorityQueue(), False
         self._task = asyncio.create_task(self._run(), name="pvoice-microbatcher")
 
     async def stop(self) -> None:
         if self._task is not None:
+            self._stopping = True  # as in workers/loop.py: 3.11's wait_for can swallow this cancel
             self._task.cancel()
             await asyncio.gather(self._task, return_exceptions=True)
             self._task = None
@@ -123,7 +125,7 @@ class MicroBatcher:
         return pieces
 
     async def _run(self) -> None:
-        while True:
+        while not self._stopping:
             pieces = await self._gather()
             # evidence is costly: only the pieces that asked for it pay for it
             for evidence in (False, True):

@@ -16,6 +16,7 @@ class PollingWorker:
         self._wake: asyncio.Event | None = None
         self._loop: asyncio.AbstractEventLoop | None = None
         self._task: asyncio.Task | None = None
+        self._stopping = False
 
     async def tick(self) -> int:
         raise NotImplementedError
@@ -29,11 +30,14 @@ class PollingWorker:
                 pass
 
     async def start(self) -> None:
-        self._loop, self._wake = asyncio.get_running_loop(), asyncio.Event()
+        self._loop, self._wake, self._stopping = asyncio.get_running_loop(), asyncio.Event(), False
         self._task = asyncio.create_task(self._run(), name=f"pvoice-{self.name}")
 
     async def stop(self) -> None:
         if self._task is not None:
+            # Python 3.11's wait_for can swallow a cancel that meets a wake-up (a notify at shutdown); the flag
+            # ends the loop then too, instead of leaving shutdown waiting on a task that never ends
+            self._stopping = True
             self._task.cancel()
             await asyncio.gather(self._task, return_exceptions=True)
             self._task = None
@@ -43,7 +47,7 @@ class PollingWorker:
         pass
 
     async def _run(self) -> None:
-        while True:
+        while not self._stopping:
             self._wake.clear()  # before the tick: a notify during it makes the next tick start at once
             try:
                 await self.tick()
