@@ -17,13 +17,11 @@ from typer.testing import CliRunner
 
 from pvoice.cli import app as cli
 from pvoice.labels import load_taxonomy
-from pvoice.serving import create_app
 from pvoice.serving.db.models import LabelResponse, Suggestion
-from pvoice.serving.routing import CHANNELS
 from pvoice.serving.services.review import kappas, uncertainty
 from pvoice.settings import get_settings
 from pvoice.training.corpus import read_corpus
-from serving_support import FakeSender, Harness, ManualClock, make_keys, make_settings
+from serving_support import Harness, make_keys, scripted_app
 from web_support import client_sign_in, form_token, path_of, shot, sign_in
 
 runner = CliRunner()
@@ -34,12 +32,10 @@ CORRECT = {"touchpoints": ["nursing"], "aspects": ["nursing:negative"], "sentime
 
 @pytest.fixture
 def web(tmp_path, tiny_model_dir, scripted):
-    settings = make_settings(tmp_path, tiny_model_dir)
-    app = create_app(settings, clock=ManualClock(), senders={c: FakeSender(c) for c in CHANNELS},
-                     classifier=scripted, start_workers=False)
+    app, _ = scripted_app(tmp_path, tiny_model_dir, scripted)
     with TestClient(app, base_url="https://testserver") as client:
         harness = Harness(app, client)
-        harness.database_url = settings.database_url
+        harness.database_url = app.state.ctx.settings.database_url
         harness.ids = [harness.comment(t)["id"] for t in (URGENT, "排队等了三个小时", "李医生很耐心，谢谢", "奶奶摔了一跤")]
         yield harness
 
