@@ -17,8 +17,8 @@ from pvoice.serving.clock import ManualClock
 from pvoice.serving.db.engine import transaction
 from pvoice.serving.services.auth import create_key
 
-__all__ = ["FakeSender", "Harness", "ManualClock", "Rule", "ScriptedClassifier", "WebhookReceiver", "make_keys",
-           "make_settings", "reset_postgres", "scripted_app", "write_routing"]
+__all__ = ["FakeSender", "Harness", "ManualClock", "Rule", "ScriptedClassifier", "WebhookReceiver", "add_role_keys",
+           "make_keys", "make_settings", "reset_postgres", "scripted_app", "write_routing"]
 
 
 @dataclass(frozen=True)
@@ -202,12 +202,14 @@ def scripted_app(tmp_path: Path, model_dir: Path, classifier, **settings):
 def make_keys(app, roles=("intake", "agent", "manager", "admin")) -> dict[str, str]:
     """One key per role, in the running app's database; returns role -> clear key."""
     ctx = app.state.ctx
-    keys = {}
     with transaction(ctx.factory) as session:
-        for role in roles:
-            _, keys[role] = create_key(session, role=role, name=f"test-{role}", pepper=ctx.settings.api_key_pepper,
-                                       now=ctx.clock.now())
-    return keys
+        return add_role_keys(session, roles, pepper=ctx.settings.api_key_pepper, now=ctx.clock.now())
+
+
+def add_role_keys(session, roles, *, pepper: str, now, prefix: str = "test") -> dict[str, str]:
+    """One key per role through the key service, in `session`; returns role -> clear key."""
+    return {role: create_key(session, role=role, name=f"{prefix}-{role}", pepper=pepper, now=now)[1]
+            for role in roles}
 
 
 def reset_postgres(url: str) -> str:

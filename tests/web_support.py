@@ -52,15 +52,12 @@ def create_keys(database_url: str, roles=ROLES) -> dict[str, str]:
     """The database brought to the current schema, and one key per role (role -> clear key)."""
     from pvoice.serving.db import make_db_engine, make_session_factory, upgrade
     from pvoice.serving.db.engine import transaction
-    from pvoice.serving.services.auth import create_key
+    from serving_support import add_role_keys
 
     engine = make_db_engine(database_url, create=True)
     upgrade(engine)
-    keys = {}
     with transaction(make_session_factory(engine)) as session:
-        for role in roles:
-            _, keys[role] = create_key(session, role=role, name=f"测试-{role}", pepper=PEPPER,
-                                       now=datetime.now(timezone.utc))
+        keys = add_role_keys(session, roles, pepper=PEPPER, now=datetime.now(timezone.utc), prefix="测试")
     engine.dispose()
     return keys
 
