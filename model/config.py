@@ -32,6 +32,11 @@ class ClassifierConfig:
     max_length: int = 256
     window_stride: int = 128
     head_dropout: float = 0.1
+    # where the network runs (`pvoice.model.runtime`: torch or onnxruntime) and at which precision
+    runtime: str = "torch"
+    precision: str = "fp32"
+    # padded tokens per inference batch: short comments go many to a batch, long windows few
+    batch_tokens: int = 4096
     # per-touchpoint and per-reason decision thresholds on calibrated probabilities
     touchpoint_thresholds: dict[str, float] = field(default_factory=dict)
     reason_thresholds: dict[str, float] = field(default_factory=dict)

@@ -73,10 +73,15 @@ def mean_pool(hidden: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
     return (hidden * weights).sum(1) / weights.sum(1).clamp(min=1.0)
 
 
-def sentence_pool(hidden: torch.Tensor, sentence_ids: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-    """Mean token state of each sentence [B, S, D] and which sentences exist [B, S]; token ids -1 belong to none."""
-    n = max(int(sentence_ids.max()) + 1, 1)
-    member = (sentence_ids.unsqueeze(-1) == torch.arange(n, device=hidden.device)).to(hidden.dtype)  # [B, L, S]
+def sentence_pool(hidden: torch.Tensor, sentence_ids: torch.Tensor, slots: torch.Tensor | None = None
+                  ) -> tuple[torch.Tensor, torch.Tensor]:
+    """Mean token state of each sentence [B, S, D] and which sentences exist [B, S]; token ids -1 belong to none.
+
+    `slots` ([S]: 0..S-1) may be given instead of being read from the ids: an exported graph cannot size a
+    tensor from a value inside another, so the ONNX model takes it as an input."""
+    if slots is None:
+        slots = torch.arange(max(int(sentence_ids.max()) + 1, 1), device=hidden.device)
+    member = (sentence_ids.unsqueeze(-1) == slots).to(hidden.dtype)  # [B, L, S]
     counts = member.sum(1)
     pooled = torch.einsum("bls,bld->bsd", member, hidden) / counts.clamp(min=1.0).unsqueeze(-1)
     return pooled, counts > 0
@@ -103,8 +108,8 @@ class MultiTaskHeads(nn.Module):
         aspect = next(spec for spec in specs if spec.name == "aspects")
         self.aspects = Head(hidden_size, HeadSpec(aspect.name, aspect.n_labels, False), dropout, 2 * hidden_size)
 
-    def forward(self, hidden: torch.Tensor, mask: torch.Tensor, sentence_ids: torch.Tensor | None = None
-                ) -> dict[str, torch.Tensor]:
+    def forward(self, hidden: torch.Tensor, mask: torch.Tensor, sentence_ids: torch.Tensor | None = None,
+                sentence_slots: torch.Tensor | None = None) -> dict[str, torch.Tensor]:
         """Logits per head; `sentence_reasons` [B, S, R] holds each sentence's, -1e4 where no sentence is."""
         if sentence_ids is None:  # the whole input as one sentence
             sentence_ids = torch.where(mask.bool(), 0, -1)
@@ -115,7 +120,7 @@ class MultiTaskHeads(nn.Module):
             "btd,td->bt", self.slot_dropout(slots), self.slot_presence)
         context = pooled.unsqueeze(1).expand_as(slots)
         logits["aspects"] = self.aspects(torch.cat([slots, context], dim=-1))
-        sentences, present = sentence_pool(hidden, sentence_ids)
+        sentences, present = sentence_pool(hidden, sentence_ids, sentence_slots)
         per_sentence = self.sentence_reasons(self.sentence_norm(sentences))
         per_sentence = per_sentence.masked_fill(~present.unsqueeze(-1), -1e4)
         logits["sentence_reasons"] = per_sentence

@@ -39,9 +39,10 @@ class MultiTaskModel(nn.Module):
         return cls(_without_pooler(AutoModel.from_config, config), labels)
 
     def forward(self, input_ids: torch.Tensor, attention_mask: torch.Tensor,
-                sentence_ids: torch.Tensor | None = None) -> dict[str, torch.Tensor]:
+                sentence_ids: torch.Tensor | None = None, sentence_slots: torch.Tensor | None = None
+                ) -> dict[str, torch.Tensor]:
         hidden = self.encoder(input_ids=input_ids, attention_mask=attention_mask).last_hidden_state
-        return self.heads(hidden, attention_mask, sentence_ids)
+        return self.heads(hidden, attention_mask, sentence_ids, sentence_slots)
 
     def lower_states(self, input_ids: torch.Tensor, attention_mask: torch.Tensor, n_layers: int) -> torch.Tensor:
         """The token states that enter encoder layer `n_layers` (BERT family): while the lower layers are frozen

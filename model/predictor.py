@@ -19,8 +19,9 @@ from pvoice.model.config import ClassifierConfig, ModelFormatError
 from pvoice.model.files import make_private
 from pvoice.model.decisions import HeadProbs
 from pvoice.model.modeling import MultiTaskModel
+from pvoice.model.runtime import OnnxRuntime, Runtime, TorchRuntime, onnx_path, resolve_runtime
 from pvoice.model.sentences import encode_with_sentences
-from pvoice.model.windows import make_windows
+from pvoice.model.windows import make_windows, token_batches
 
 ENCODER_DIR, TOKENIZER_DIR, HEADS_FILE = "encoder", "tokenizer", "heads.safetensors"
 
@@ -34,8 +35,11 @@ class Window:
 class Classifier(BaseClassifier):
     """A fine-tuned encoder with multi-task heads, its tokenizer and its decision config."""
 
-    def __init__(self, model: MultiTaskModel, tokenizer: PreTrainedTokenizerBase, config: ClassifierConfig):
-        self.model = model.eval()
+    def __init__(self, model: MultiTaskModel | None, tokenizer: PreTrainedTokenizerBase, config: ClassifierConfig,
+                 runtime: Runtime | None = None):
+        # `model` is None when ONNX Runtime runs the network: its torch weights stay on disk
+        self.model = model.eval() if model is not None else None
+        self.runtime = runtime or TorchRuntime(self.model)
         self.tokenizer = tokenizer
         self.config = config
         self._prefix = [tokenizer.cls_token_id if tokenizer.cls_token_id is not None else tokenizer.bos_token_id]
@@ -44,24 +48,37 @@ class Classifier(BaseClassifier):
 
     # ---- persistence -------------------------------------------------------------------------
     @classmethod
-    def from_pretrained(cls, directory: str | Path, *, quantize: str | None = None) -> "Classifier":
-        """Load a saved transformer model; `quantize="int8"` applies dynamic int8 quantization to its linear
-        layers. `pvoice.model.load_classifier` loads a model of any architecture."""
+    def from_pretrained(cls, directory: str | Path, *, quantize: str | None = None, runtime: str | None = None,
+                        threads: int | None = None) -> "Classifier":
+        """Load a saved transformer model on the runtime its config names (`runtime` overrides it: "torch" or
+        "onnxruntime"); torch fp32 when ONNX Runtime or the model's graph is missing. `quantize="int8"` on torch
+        applies dynamic int8 quantization to its linear layers. `pvoice.model.load_classifier` loads a model of
+        any architecture."""
         directory = Path(directory)
         config = ClassifierConfig.load(directory)
         if config.arch != "transformer":
             raise ModelFormatError(f"{directory} holds a {config.arch} model; load it with load_classifier()")
+        if quantize not in (None, "int8"):
+            raise ValueError(f"unknown quantization {quantize!r}; valid: int8")
         hf_logging.disable_progress_bar()  # a per-tensor bar on every load is noise in a CLI or a service log
+        tokenizer = AutoTokenizer.from_pretrained(str(directory / TOKENIZER_DIR))
+        wanted = runtime or config.runtime
+        # the saved precision belongs to the saved runtime; another runtime starts from fp32
+        precision = quantize or (config.precision if wanted == config.runtime else "fp32")
+        name, precision = resolve_runtime(directory, wanted, precision)
+        if name == "onnxruntime":
+            return cls(None, tokenizer, config, OnnxRuntime(onnx_path(directory, precision), precision, threads))
         model = MultiTaskModel.from_encoder_dir(directory / ENCODER_DIR, config.labels, config.head_dropout)
         model.heads.load_state_dict(load_file(directory / HEADS_FILE))
-        tokenizer = AutoTokenizer.from_pretrained(str(directory / TOKENIZER_DIR))
-        if quantize == "int8":
+        if precision == "int8":
             model = torch.ao.quantization.quantize_dynamic(model, {torch.nn.Linear}, dtype=torch.qint8)
-        elif quantize is not None:
-            raise ValueError(f"unknown quantization {quantize!r}; valid: int8")
+            return cls(model, tokenizer, config, TorchRuntime(model, "int8"))
         return cls(model, tokenizer, config)
 
     def save_pretrained(self, directory: str | Path, *, card: str | None = None) -> Path:
+        if self.model is None:
+            raise ModelFormatError("a classifier loaded on ONNX Runtime has no torch weights in memory to save — "
+                                   "load it with runtime='torch', or copy its folder")
         directory = Path(directory)
         tmp = directory.with_name(directory.name + ".tmp")
         shutil.rmtree(tmp, ignore_errors=True)
@@ -87,28 +104,28 @@ class Classifier(BaseClassifier):
                    for x, y in zip(ids, sids)]
         return windows, spans
 
-    @torch.inference_mode()
     def _window_logits(self, windows: list[Window], batch_size: int) -> list[dict[str, np.ndarray]]:
-        """Logits of each window, batched by length so that little compute goes to padding."""
+        """Logits of each window, in length-sorted batches of at most `batch_size` windows and
+        `config.batch_tokens` padded tokens: short comments go many to a batch, long ones few, and little
+        compute goes to padding."""
         order = sorted(range(len(windows)), key=lambda i: len(windows[i].ids))
         out: list[dict[str, np.ndarray] | None] = [None] * len(windows)
-        for start in range(0, len(order), batch_size):
-            idx = order[start:start + batch_size]
-            width = max(len(windows[i].ids) for i in idx)
-            ids = torch.full((len(idx), width), self._pad, dtype=torch.long)
-            mask = torch.zeros((len(idx), width), dtype=torch.long)
-            sent = torch.full((len(idx), width), -1, dtype=torch.long)
+        for idx in token_batches([len(windows[i].ids) for i in order], order, batch_size, self.config.batch_tokens):
+            width = len(windows[idx[-1]].ids)  # sorted: the last is the longest
+            ids = np.full((len(idx), width), self._pad, dtype=np.int64)
+            mask = np.zeros((len(idx), width), dtype=np.int64)
+            sent = np.full((len(idx), width), -1, dtype=np.int64)
             # sentence indices local to the window, so that a window's tensor is as small as its sentences
             local = [sorted({s for s in windows[i].sentence_ids if s >= 0}) for i in idx]
             for row, i in enumerate(idx):
                 n = len(windows[i].ids)
-                ids[row, :n] = torch.tensor(windows[i].ids)
+                ids[row, :n] = windows[i].ids
                 mask[row, :n] = 1
                 pos = {s: k for k, s in enumerate(local[row])}
-                sent[row, :n] = torch.tensor([pos.get(s, -1) for s in windows[i].sentence_ids])
-            logits = self.model(ids, mask, sent)
+                sent[row, :n] = [pos.get(s, -1) for s in windows[i].sentence_ids]
+            logits = self.runtime.logits(ids, mask, sent, max(1, max(len(x) for x in local)))
             for row, i in enumerate(idx):
-                one = {k: v[row].float().numpy() for k, v in logits.items()}
+                one = {k: v[row] for k, v in logits.items()}
                 one["sentence_reasons"] = one["sentence_reasons"][:len(local[row])]
                 one["sentence_index"] = np.asarray(local[row], dtype=np.int64)
                 out[i] = one

@@ -39,7 +39,11 @@ class Settings(BaseSettings):
                                                     "Face checkpoint or a local path.")
     cache_dir: Path = Field(Path("models/cache"), description="Where `pvoice model prepare-base` keeps the converted "
                                                               "base model.")
-    torch_threads: int | None = Field(None, description="Threads of torch's CPU kernels; unset: torch's default.")
+    torch_threads: int | None = Field(None, description="Threads of torch's (or ONNX Runtime's) CPU kernels; unset: "
+                                                        "the runtime's default.")
+    model_runtime: Literal["torch", "onnxruntime"] | None = Field(
+        None, description="Run the model on this runtime instead of the one its classifier.json names (torch is "
+                          "the fallback when onnxruntime is missing).")
 
     # Triage service (serving/)
     database_url: str = Field(

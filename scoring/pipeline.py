@@ -71,7 +71,7 @@ def make_scoring_engine(job: ScoreJob, model_dir: Path, batch_size: int, classif
     if classifier is None:
         from pvoice.model.loading import load_classifier
 
-        classifier = load_classifier(model_dir, threads=settings.torch_threads)
+        classifier = load_classifier(model_dir, threads=settings.torch_threads, runtime=settings.model_runtime)
     return LocalEngine(classifier, batch_size, settings.score_max_text_chars)
 
 

@@ -49,7 +49,7 @@ def _service_classifier(settings: Settings):
 
     if not (settings.model_dir / CONFIG_NAME).exists():
         raise ConfigError(f"no model at {settings.model_dir} — train one with `make model`, or set PVOICE_MODEL_DIR")
-    return load_classifier(settings.model_dir, threads=settings.torch_threads)
+    return load_classifier(settings.model_dir, threads=settings.torch_threads, runtime=settings.model_runtime)
 
 
 def preflight(settings: Settings):
