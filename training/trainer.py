@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 import logging
-import math
 import random
 import time
 from dataclasses import asdict, dataclass, field, replace
@@ -20,13 +19,14 @@ from pvoice.model.config import ClassifierConfig
 from pvoice.model.linear import LinearClassifier
 from pvoice.model.modeling import MultiTaskModel
 from pvoice.model.loading import load_classifier
-from pvoice.model.predictor import Classifier
+from pvoice.model.predictor import ENCODER_DIR, Classifier
 from pvoice.labels import load_taxonomy
 from pvoice.training.args import TrainArgs
 from pvoice.training.base import resolve_base_model
 from pvoice.training.calibration import calibrated_dev_scores
 from pvoice.training.card import model_card
 from pvoice.training.corpus import read_corpus
+from pvoice.training.distill import collate_soft, comment_like_texts, soft_loss, teacher_logits
 from pvoice.training.data import label_targets, split_rows, to_dataset, tokenize_dataset
 from pvoice.training.splits import normalize_text
 from pvoice.training.evaluation import PRIMARY_METRIC, evaluate
@@ -65,6 +65,17 @@ def _length_batches(lengths: list[int], batch_size: int, rng: random.Random) -> 
     """Shuffled batches of similar lengths: little padding, still a different order every epoch."""
     order = sorted(range(len(lengths)), key=lambda i: (lengths[i], rng.random()))
     batches = [order[i:i + batch_size] for i in range(0, len(order), batch_size)]
+    rng.shuffle(batches)
+    return batches
+
+
+def _batches(ids: list[list[int]], n_labeled: int, batch_size: int, rng: random.Random) -> list[list[int]]:
+    """Length batches of the labeled rows and, apart, of the unlabeled texts after them (their loss is the
+    teacher's alone), shuffled together."""
+    labeled = _length_batches([len(x) for x in ids[:n_labeled]], batch_size, rng)
+    unlabeled = [[n_labeled + i for i in b] for b in
+                 _length_batches([len(x) for x in ids[n_labeled:]], batch_size, rng)] if len(ids) > n_labeled else []
+    batches = labeled + unlabeled
     rng.shuffle(batches)
     return batches
 
@@ -212,11 +223,35 @@ def train(args: TrainArgs, *, progress: bool = True) -> TrainResult:
     return TrainResult(args.output_dir, dev, test, history, minutes, real, reviewed)
 
 
+def _start_model(args: TrainArgs, config: ClassifierConfig) -> tuple[MultiTaskModel, object, Classifier | None]:
+    """The network to train, its tokenizer and (when distilling) the teacher it learns from."""
+    if not args.teacher:
+        base_dir = resolve_base_model(args.base_model)
+        model = MultiTaskModel.from_encoder_dir(base_dir, config.labels, config.head_dropout)
+        return model, AutoTokenizer.from_pretrained(str(base_dir)), None
+    teacher = Classifier.from_pretrained(args.teacher, runtime="torch")
+    if teacher.config.labels != config.labels:
+        raise ValueError(f"the teacher {args.teacher} predicts other labels than the taxonomy: retrain it first")
+    model = MultiTaskModel.from_encoder_dir(Path(args.teacher) / ENCODER_DIR, config.labels, config.head_dropout)
+    model.heads.load_state_dict(teacher.model.heads.state_dict())
+    config.base_model = f"distilled from {teacher.config.model_version}"
+    return model, teacher.tokenizer, teacher
+
+
+def _unlabeled(args: TrainArgs, splits: dict, tokenizer) -> tuple[list[list[int]], list[list[int]]]:
+    from datasets import Dataset
+
+    texts = comment_like_texts([r.text for r in splits["train"]], int(args.unlabeled_ratio * len(splits["train"])),
+                               args.seed)
+    if not texts:
+        return [], []
+    ds = tokenize_dataset(Dataset.from_dict({"text": texts}), tokenizer, args.max_length)
+    return ds["input_ids"], ds["sentence_ids"]
+
+
 def _fine_tune(args: TrainArgs, config: ClassifierConfig, datasets: dict, splits: dict, progress: bool
                ) -> tuple[Classifier, int]:
-    base_dir = resolve_base_model(args.base_model)
-    tokenizer = AutoTokenizer.from_pretrained(str(base_dir))
-    model = MultiTaskModel.from_encoder_dir(base_dir, config.labels, config.head_dropout)
+    model, tokenizer, teacher = _start_model(args, config)
     if args.num_layers:
         _truncate_layers(model, args.num_layers)
     if args.freeze_embeddings:
@@ -226,9 +261,18 @@ def _fine_tune(args: TrainArgs, config: ClassifierConfig, datasets: dict, splits
     dev_targets = label_targets(datasets["dev"])
     train_ds = tokenize_dataset(datasets["train"], tokenizer, args.max_length)
     ids, sentence_ids = train_ds["input_ids"], train_ds["sentence_ids"]
+    n_labeled = len(ids)
+    soft = None
+    if teacher is not None:  # unlabeled texts join after the labeled rows; only the teacher speaks for them
+        more_ids, more_sentences = _unlabeled(args, splits, tokenizer)
+        ids, sentence_ids = list(ids) + list(more_ids), list(sentence_ids) + list(more_sentences)
+        with tqdm(total=len(ids), desc="the teacher labels the student's texts", disable=not progress,
+                  unit="text") as bar:
+            soft = teacher_logits(teacher.model, ids, sentence_ids, tokenizer.pad_token_id or 0, progress=bar)
+        del teacher
     targets = label_targets(datasets["train"])
     loss_fn = MultiTaskLoss(targets, len(config.sentiments), len(config.urgency), config.urgency.index("urgent"))
-    steps_per_epoch = math.ceil(len(ids) / args.batch_size)
+    steps_per_epoch = len(_batches(ids, n_labeled, args.batch_size, random.Random(0)))
     optimizer = _optimizer(model, args)
     scheduler = BudgetSchedule(optimizer, int(args.warmup_ratio * steps_per_epoch * args.epochs),
                                steps_per_epoch * args.epochs)
@@ -247,20 +291,24 @@ def _fine_tune(args: TrainArgs, config: ClassifierConfig, datasets: dict, splits
     while state["epoch"] < args.epochs and state["bad_epochs"] < args.patience:
         epoch = state["epoch"]
         model.train()
-        batches = _length_batches([len(x) for x in ids], args.batch_size, random.Random(args.seed + epoch))
+        batches = _batches(ids, n_labeled, args.batch_size, random.Random(args.seed + epoch))
         bar = tqdm(batches, desc=f"epoch {epoch + 1}/{args.epochs}", disable=not progress, unit="step")
         losses = []
         step_started = time.monotonic()
         for step, index in enumerate(bar):
             if deadline and time.monotonic() > deadline:
                 break  # mid-epoch: this partial epoch is scored and kept like a whole one
-            batch = _collate(ids, sentence_ids, targets, index, pad)
+            labeled = index[0] < n_labeled
+            batch = _collate(ids, sentence_ids, targets if labeled else {}, index, pad)
             if frozen is not None:  # only the layers above the frozen ones run, forward and backward
                 logits = model.forward_from(_padded(frozen, index), batch["attention_mask"], batch["sentence_ids"],
                                             args.freeze_layers)
             else:
                 logits = model(batch["input_ids"], batch["attention_mask"], batch["sentence_ids"])
-            loss, parts = loss_fn(logits, batch)
+            loss, parts = loss_fn(logits, batch) if labeled else (0.0, {"urgency": float("nan")})
+            if soft is not None:
+                loss = (1 - args.distill_weight) * loss + args.distill_weight * soft_loss(
+                    logits, collate_soft(soft, index), args.distill_temperature)
             loss.backward()
             torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
             optimizer.step()
