@@ -75,7 +75,8 @@ def predict_command(
 
     try:
         settings = get_settings()
-        classifier = load_classifier(model or settings.model_dir, threads=settings.torch_threads)
+        classifier = load_classifier(model or settings.model_dir, threads=settings.torch_threads,
+                                     runtime=settings.model_runtime)
         preds = classifier.predict(texts, evidence=evidence)
     except (ModelFormatError, InputError) as error:
         typer.echo(f"error: {error}", err=True)
@@ -84,30 +85,40 @@ def predict_command(
         typer.echo(json.dumps(pred.to_dict(), ensure_ascii=False) if as_json else _render(pred))
 
 
-ENSURE_TRAIN_MINUTES = 24.0
-# more epochs than fit: the time budget ends training, and the learning rate decays to zero where it does
-ENSURE_EPOCHS = 6
-
-
 @model_app.command("ensure")
 def ensure_command(
     force: Annotated[bool, typer.Option("--force", help="Train again even if a model exists.")] = False,
 ) -> None:
-    """Make sure the default model exists: prepare the base, train the linear baseline and the transformer."""
+    """Make sure the default model exists: the base, the linear baseline and the 12-layer model, exported to
+    ONNX; its int8 graph becomes its runtime only if it passes the gates against fp32."""
     from pvoice.model.config import CONFIG_NAME
     from pvoice.settings import get_settings
-    from pvoice.training.args import TrainArgs
-    from pvoice.training.trainer import train
+    from pvoice.training.default_model import GATES_FILE, ensure_default_model
 
     model_dir = get_settings().model_dir
     if (model_dir / CONFIG_NAME).exists() and not force:
         typer.echo(f"model ready: {model_dir}")
         return
-    baseline = model_dir.with_name(model_dir.name + "-baseline")
-    typer.echo(f"training the linear baseline into {baseline} …")
-    train(TrainArgs(arch="linear", output_dir=baseline, out_of_domain=False))
-    typer.echo(f"training the default model into {model_dir} (about 30 minutes on 2 cores) …")
-    # the budget keeps `make run` within its 35 minutes on a slow machine; the best epoch so far is kept
-    result = train(TrainArgs(output_dir=model_dir, compare=[str(baseline)], epochs=ENSURE_EPOCHS,
-                             max_minutes=ENSURE_TRAIN_MINUTES))
-    typer.echo(f"model ready: {result.output_dir} ({result.minutes:.1f} min)")
+    result = ensure_default_model(model_dir, say=typer.echo)
+    typer.echo(f"model ready: {model_dir} (on {result.runtime} {result.precision}; gates in "
+               f"{model_dir / GATES_FILE})")
+
+
+@model_app.command("distill")
+def distill_command(
+    teacher: Annotated[Path | None, typer.Option(help="The model to distil (default: PVOICE_MODEL_DIR).")] = None,
+    out: Annotated[Path | None, typer.Option(help="The student's folder (default: <teacher>-student).")] = None,
+) -> None:
+    """Distil the 12-layer model into a 6-layer student (about 15 minutes on 2 cores), export it to ONNX and
+    check both against the teacher's gates; exit status 1 if the student may not replace the teacher."""
+    from pvoice.settings import get_settings
+    from pvoice.training.default_model import GATES_FILE, distill_student
+
+    teacher = teacher or get_settings().model_dir
+    out = out or teacher.with_name(teacher.name + "-student")
+    result = distill_student(teacher, out, say=typer.echo)
+    verdict = "passes its gates: point PVOICE_MODEL_DIR at it" if result.gates[0].passed else (
+        "fails its gates: keep the teacher as the default")
+    typer.echo(f"student {out} on {result.runtime} {result.precision} {verdict} (see {out / GATES_FILE})")
+    if not result.gates[0].passed:
+        raise typer.Exit(1)

@@ -1,0 +1,125 @@
+"""`pvoice model ensure` and `pvoice model distill`: the default model from nothing, and its faster student.
+
+`ensure` trains the linear baseline and the 12-layer model (the teacher) into the default model's folder, then
+exports it to ONNX with an int8 graph. `distill` trains a smaller student from the teacher. Each faster step
+must pass the gates (`pvoice.training.gates`) against the teacher on the test split and on real text, or it is
+not used: an int8 graph that fails leaves its model on fp32, and a student that fails stays a folder of its own,
+never the default. What was decided and why is written to `gates.json` in the model's folder."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from pvoice.training.args import TrainArgs
+from pvoice.training.gates import GateResult, check_gates, evaluate_sets, gate_sets
+
+# the teacher's budget keeps `make run` from a clean clone within about 35 minutes on 2 cores
+TEACHER_MINUTES = 24.0
+STUDENT_MINUTES = 8.0
+# more epochs than fit: the budget ends training, and the learning rate decays to zero where it does
+EPOCHS = 6
+STUDENT = {"num_layers": 6, "freeze_layers": 2, "head_learning_rate": 3e-4}
+GATES_FILE = "gates.json"
+
+
+@dataclass
+class EnsureResult:
+    model_dir: Path
+    runtime: str
+    precision: str
+    gates: list[GateResult] = field(default_factory=list)
+
+    @property
+    def passed(self) -> bool:
+        return all(g.passed for g in self.gates)
+
+
+def _metrics(model_dir: Path) -> dict[str, dict]:
+    """The test and real-text metrics that training recorded (the same rows the gates score)."""
+    from pvoice.model.config import ClassifierConfig
+
+    metrics = ClassifierConfig.load(model_dir).metrics
+    return {"test": metrics["test"], **metrics.get("real", {})}
+
+
+def train_teacher(teacher: Path, baseline: Path, say, **overrides) -> None:
+    from pvoice.training.trainer import train
+
+    say(f"training the linear baseline into {baseline} …")
+    train(TrainArgs(**{"arch": "linear", "output_dir": baseline, "out_of_domain": False, **overrides}))
+    say(f"training the default model (12 layers) into {teacher} (about 30 minutes on 2 cores) …")
+    result = train(TrainArgs(**{"output_dir": teacher, "compare": [str(baseline)], "epochs": EPOCHS,
+                                "max_minutes": TEACHER_MINUTES, **overrides}))
+    say(f"trained: {result.output_dir} ({result.minutes:.1f} min)")
+
+
+def train_student(student: Path, teacher: Path, say, **overrides) -> GateResult:
+    from pvoice.training.trainer import train
+
+    say(f"distilling {teacher} into a {STUDENT['num_layers']}-layer student in {student} "
+        f"(about {STUDENT_MINUTES:.0f} minutes of training) …")
+    result = train(TrainArgs(**{"output_dir": student, "teacher": str(teacher), "epochs": EPOCHS,
+                                "max_minutes": STUDENT_MINUTES, **STUDENT, **overrides}))
+    say(f"student trained: {result.output_dir} ({result.minutes:.1f} min)")
+    return check_gates(_metrics(teacher), _metrics(student), reference_name=teacher.name,
+                       candidate_name=f"{student.name} (torch fp32)")
+
+
+def quantize_default(model_dir: Path, teacher: Path, say, **overrides) -> tuple[GateResult, str]:
+    """Export the model to ONNX with an int8 graph; int8 becomes its runtime only if it passes the gates."""
+    from pvoice.model.loading import load_classifier
+    from pvoice.model.onnx_export import export_model_dir
+    from pvoice.model.runtime import onnx_runtime_available
+    from pvoice.settings import get_settings
+
+    if not onnx_runtime_available():
+        say("onnxruntime is not installed: the model stays on torch fp32")
+        return GateResult(f"{model_dir.name} (onnxruntime int8)", teacher.name), "fp32"
+    say("exporting to ONNX and quantizing the encoder to int8 …")
+    export_model_dir(model_dir, precision="int8", make_default=False)
+    settings = get_settings()
+    sets = gate_sets(overrides.get("data") or [settings.corpus_dir],
+                     overrides.get("real_eval", [p for p in settings.real_eval_paths if p.is_file()]))
+    int8 = evaluate_sets(load_classifier(model_dir, runtime="onnxruntime", quantize="int8"), sets)
+    gate = check_gates(_metrics(teacher), int8, reference_name=teacher.name,
+                       candidate_name=f"{model_dir.name} (onnxruntime int8)")
+    precision = "int8" if gate.passed else "fp32"
+    _set_runtime(model_dir, "onnxruntime" if gate.passed else "torch", precision)
+    return gate, precision
+
+
+def _set_runtime(model_dir: Path, runtime: str, precision: str) -> None:
+    from pvoice.model.config import ClassifierConfig
+
+    config = ClassifierConfig.load(model_dir)
+    config.runtime, config.precision = runtime, precision
+    config.save(model_dir)
+
+
+def _finish(model_dir: Path, reference: Path, gates: list[GateResult], say, **overrides) -> EnsureResult:
+    """Quantize, gated against `reference` (the teacher, or the model's own fp32), and record the gates."""
+    int8, precision = quantize_default(model_dir, reference, say, **overrides)
+    if int8.checks and not int8.passed:
+        say("int8 fails its gates (" + "; ".join(int8.failures()) + "): the model runs on torch fp32")
+    result = EnsureResult(model_dir, "onnxruntime" if precision == "int8" else "torch", precision, [*gates, int8])
+    (model_dir / GATES_FILE).write_text(json.dumps(
+        {"runtime": result.runtime, "precision": precision, "gates": [g.to_dict() for g in result.gates]},
+        ensure_ascii=False, indent=2), encoding="utf-8")
+    return result
+
+
+def ensure_default_model(model_dir: Path, say=print, **overrides) -> EnsureResult:
+    """The baseline and the 12-layer model in `model_dir`, on int8 if its graph passes the gates.
+    `overrides` go to every TrainArgs (tests train the tiny model this way)."""
+    train_teacher(model_dir, model_dir.with_name(model_dir.name + "-baseline"), say, **overrides)
+    return _finish(model_dir, model_dir, [], say, **overrides)
+
+
+def distill_student(teacher: Path, student: Path, say=print, **overrides) -> EnsureResult:
+    """A student of `teacher` in `student`; `passed` says whether it may replace the teacher."""
+    gate = train_student(student, teacher, say, **overrides)
+    if not gate.passed:
+        say("the student fails its gates against the teacher (" + "; ".join(gate.failures()) + ")")
+    return _finish(student, teacher, [gate], say, **overrides)
