@@ -104,3 +104,20 @@ def tokenize_dataset(ds: Dataset, tokenizer, max_length: int) -> Dataset:
                 "sentence_ids": [[-1, *head_and_tail(s, max_length - 2), -1] for s in sids]}
 
     return ds.map(encode, batched=True, desc="tokenizing")
+
+
+def collate(ids: list[list[int]], sentence_ids: list[list[int]], targets: dict[str, np.ndarray],
+            index: list[int], pad: int) -> dict:
+    """Rows `index` padded into one batch of tensors, with their targets (none for unlabeled texts)."""
+    import torch  # here: the corpus commands that read this module have no use for torch
+
+    width = max(len(ids[i]) for i in index)
+    input_ids = torch.full((len(index), width), pad, dtype=torch.long)
+    mask = torch.zeros_like(input_ids)
+    sentences = torch.full_like(input_ids, -1)
+    for row, i in enumerate(index):
+        input_ids[row, :len(ids[i])] = torch.tensor(ids[i])
+        mask[row, :len(ids[i])] = 1
+        sentences[row, :len(ids[i])] = torch.tensor(sentence_ids[i])
+    batch = {k: torch.from_numpy(v[index]) for k, v in targets.items()}
+    return {"input_ids": input_ids, "attention_mask": mask, "sentence_ids": sentences, **batch}

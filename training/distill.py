@@ -15,6 +15,7 @@ import torch
 from torch.nn import functional as F
 
 from pvoice.model.sentences import sentence_spans
+from pvoice.training.data import collate
 from pvoice.training.loss import HEAD_WEIGHTS
 
 SOFTMAX_PARTS = ("aspects", "sentiment", "urgency")
@@ -54,15 +55,8 @@ def teacher_logits(model, ids: list[list[int]], sentence_ids: list[list[int]], p
     order = sorted(range(len(ids)), key=lambda i: len(ids[i]))
     for start in range(0, len(order), batch_size):
         index = order[start:start + batch_size]
-        width = max(len(ids[i]) for i in index)
-        input_ids = torch.full((len(index), width), pad, dtype=torch.long)
-        mask = torch.zeros_like(input_ids)
-        sentences = torch.full_like(input_ids, -1)
-        for row, i in enumerate(index):
-            input_ids[row, :len(ids[i])] = torch.tensor(ids[i])
-            mask[row, :len(ids[i])] = 1
-            sentences[row, :len(ids[i])] = torch.tensor(sentence_ids[i])
-        logits = model(input_ids, mask, sentences)
+        batch = collate(ids, sentence_ids, {}, index, pad)
+        logits = model(batch["input_ids"], batch["attention_mask"], batch["sentence_ids"])
         for row, i in enumerate(index):
             one = {k: logits[k][row].numpy().copy() for k in ("touchpoints", *SOFTMAX_PARTS)}
             one["sentence_reasons"] = logits["sentence_reasons"][row, :max(sentence_ids[i]) + 1].numpy().copy()

@@ -27,7 +27,7 @@ from pvoice.training.calibration import calibrated_dev_scores
 from pvoice.training.card import model_card
 from pvoice.training.corpus import read_corpus
 from pvoice.training.distill import collate_soft, comment_like_texts, soft_loss, teacher_logits
-from pvoice.training.data import label_targets, split_rows, to_dataset, tokenize_dataset
+from pvoice.training.data import collate, label_targets, split_rows, to_dataset, tokenize_dataset
 from pvoice.training.splits import normalize_text
 from pvoice.training.evaluation import PRIMARY_METRIC, evaluate
 from pvoice.training.loss import MultiTaskLoss
@@ -78,20 +78,6 @@ def _batches(ids: list[list[int]], n_labeled: int, batch_size: int, rng: random.
     batches = labeled + unlabeled
     rng.shuffle(batches)
     return batches
-
-
-def _collate(ids: list[list[int]], sentence_ids: list[list[int]], targets: dict[str, np.ndarray],
-             index: list[int], pad: int) -> dict:
-    width = max(len(ids[i]) for i in index)
-    input_ids = torch.full((len(index), width), pad, dtype=torch.long)
-    mask = torch.zeros_like(input_ids)
-    sentences = torch.full_like(input_ids, -1)
-    for row, i in enumerate(index):
-        input_ids[row, :len(ids[i])] = torch.tensor(ids[i])
-        mask[row, :len(ids[i])] = 1
-        sentences[row, :len(ids[i])] = torch.tensor(sentence_ids[i])
-    batch = {k: torch.from_numpy(v[index]) for k, v in targets.items()}
-    return {"input_ids": input_ids, "attention_mask": mask, "sentence_ids": sentences, **batch}
 
 
 def _frozen_states(model: MultiTaskModel, ids: list[list[int]], n_layers: int, pad: int, progress: bool,
@@ -299,7 +285,7 @@ def _fine_tune(args: TrainArgs, config: ClassifierConfig, datasets: dict, splits
             if deadline and time.monotonic() > deadline:
                 break  # mid-epoch: this partial epoch is scored and kept like a whole one
             labeled = index[0] < n_labeled
-            batch = _collate(ids, sentence_ids, targets if labeled else {}, index, pad)
+            batch = collate(ids, sentence_ids, targets if labeled else {}, index, pad)
             if frozen is not None:  # only the layers above the frozen ones run, forward and backward
                 logits = model.forward_from(_padded(frozen, index), batch["attention_mask"], batch["sentence_ids"],
                                             args.freeze_layers)
