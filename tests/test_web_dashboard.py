@@ -113,6 +113,17 @@ def test_a_drilldown_lists_the_comments_with_the_evidence_marked(app_client):
                                                       "sentiment": "negative"}).status_code == 422
 
 
+def test_a_trend_point_drills_down_to_that_weeks_negative_comments(app_client):
+    client = _as(app_client, "manager")
+    trend = _chart_data(client.get("/app/dashboard").text)["trend"]
+    waiting = next(s for s in trend["series"] if s["name"] == "候诊排队")
+    assert trend["weeks"][-1] == "2026-W47" and waiting["data"][-1] == 6
+    # the link's week is the clicked Monday; the filter's period travels as start and end
+    page = client.get(waiting["links"][-1])
+    assert page.status_code == 200 and "共 6 条" in page.text
+    assert page.text.count('<mark class="evidence" data-for="waiting"') == 6
+
+
 def test_each_table_exports_as_csv_and_xlsx(app_client):
     client = _as(app_client, "manager")
     response = client.get("/app/dashboard/export", params={"table": "heatmap", "format": "csv", "week": "2026-W47"})
