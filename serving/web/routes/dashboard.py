@@ -19,6 +19,7 @@ from pvoice.serving.insights.view import TABLES, load_dashboard
 from pvoice.serving.services.auth import Perm, Principal
 from pvoice.serving.web import charts
 from pvoice.serving.web.deps import PageAllowed
+from pvoice.serving.web.errors import page_message
 from pvoice.serving.web.highlight import highlight
 from pvoice.serving.web.pages import render
 from pvoice.serving.web.views import label_name
@@ -52,7 +53,7 @@ def dashboard(request: Request, ctx: ContextDep, who: PageAllowed(Perm.insights_
             view = load_dashboard(session, f=f, taxonomy=ctx.taxonomy, settings=ctx.settings, now=ctx.clock.now(),
                                   mask=_masked(who))
         except InvalidInput as error:
-            problem = error
+            problem = {"field": error.field, "message": page_message(request, error)}
             typed = typed or {k: request.query_params.get(k, "") for k in FILTERS}
             known = known or departments(session)
     context = dict(typed=typed, departments=known, channels=[(c, label_name(ctx.taxonomy, c))
