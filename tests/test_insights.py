@@ -1,6 +1,7 @@
-"""The managers' view's data layer on a small seeded SQLite database: every aggregate against counts the test
-names, drill-downs with evidence and masking, filters that refuse bad input, exports that keep formulas as
-text, and the spike test (its statistics, its flags and its one alert per cell and week)."""
+"""The managers' view's data layer on a small seeded database, on SQLite and on PostgreSQL (conftest's `db_url`):
+every aggregate against counts the test names, drill-downs with evidence and masking, filters that refuse bad
+input, exports that keep formulas as text, and the spike test (its statistics, its flags and its one alert per
+cell and week)."""
 
 from __future__ import annotations
 
@@ -44,8 +45,9 @@ def at(day: date, hour: int = 10) -> datetime:
 
 
 @pytest.fixture
-def ctx(tmp_path) -> ServiceContext:
-    settings = make_settings(tmp_path, tmp_path / "no-model")
+def ctx(tmp_path, db_url) -> ServiceContext:
+    """The data layer's service context on SQLite, then on PostgreSQL (conftest's `db_url`)."""
+    settings = make_settings(tmp_path, tmp_path / "no-model", database_url=db_url)
     engine = make_db_engine(settings.database_url)
     upgrade(engine)
     routing = load_routing(settings.routing_path, touchpoints=TAX.touchpoint_ids, timezone=settings.timezone)
