@@ -77,7 +77,7 @@ def error_body(code: str, message: str, *, field: str | None = None, errors: lis
     return {"error": body}
 
 
-def _location(loc: tuple) -> str:
+def error_field(loc: tuple) -> str:
     # ("body", "comments", 0, "channel") -> "comments[0].channel"
     out = ""
     for part in loc[1:] if loc and loc[0] in ("body", "query", "path", "header") else loc:
@@ -95,7 +95,7 @@ def validation_errors(exc: RequestValidationError) -> list[dict]:
         if err.get("type") == "json_invalid":
             errors.append({"field": "body", "message": f"invalid JSON: {err.get('ctx', {}).get('error', err['msg'])}"})
         else:
-            errors.append({"field": _location(tuple(err.get("loc", ()))), "message": _clean(str(err.get("msg", "")))})
+            errors.append({"field": error_field(tuple(err.get("loc", ()))), "message": _clean(str(err.get("msg", "")))})
     return errors
 
 
@@ -126,11 +126,19 @@ async def _validation_handler(_: Request, exc: RequestValidationError) -> JSONRe
 
 
 async def _http_handler(_: Request, exc: StarletteHTTPException) -> JSONResponse:
-    if exc.status_code == 400 and exc.detail == "There was an error parsing the body":
-        # what FastAPI says of a body that is not UTF-8 (or not decodable at all)
-        return JSONResponse(error_body("invalid_body", "body: not valid JSON in UTF-8", field="body"), status_code=400)
-    code = {400: "bad_request", 404: "not_found", 405: "method_not_allowed", 413: "too_large"}.get(exc.status_code, "http_error")
+    code = http_code(exc)
+    if code == "invalid_body":
+        return JSONResponse(error_body(code, "body: not valid JSON in UTF-8", field="body"), status_code=400)
     return JSONResponse(error_body(code, str(exc.detail)), status_code=exc.status_code, headers=exc.headers)
+
+
+def http_code(exc: StarletteHTTPException) -> str:
+    """The code an HTTP error (an unknown path, a method a route does not take) is answered with; the pages word
+    their answer by it too."""
+    if exc.status_code == 400 and exc.detail == "There was an error parsing the body":
+        return "invalid_body"  # what FastAPI says of a body that is not UTF-8 (or not decodable at all)
+    return {400: "bad_request", 404: "not_found", 405: "method_not_allowed", 413: "too_large"}.get(exc.status_code,
+                                                                                                  "http_error")
 
 
 def internal_error(exc: BaseException, *, request_id: str, route: str) -> JSONResponse:

@@ -1,6 +1,7 @@
-"""The managers' view's data layer on a small seeded SQLite database: every aggregate against counts the test
-names, drill-downs with evidence and masking, filters that refuse bad input, exports that keep formulas as
-text, and the spike test (its statistics, its flags and its one alert per cell and week)."""
+"""The managers' view's data layer on a small seeded database, on SQLite and on PostgreSQL (conftest's `db_url`):
+every aggregate against counts the test names, drill-downs with evidence and masking, filters that refuse bad
+input, exports that keep formulas as text, and the spike test (its statistics, its flags and its one alert per
+cell and week)."""
 
 from __future__ import annotations
 
@@ -10,18 +11,19 @@ from datetime import date, datetime, timedelta, timezone
 from zoneinfo import ZoneInfo
 
 import pytest
+import sqlalchemy as sa
 from sqlalchemy import func, select
 
 from pvoice.labels import load_taxonomy
 from pvoice.serving.db import OutboxAlert, make_db_engine, make_session_factory, transaction, upgrade
-from pvoice.serving.db.models import CommentAspect, SpikeFlag
+from pvoice.serving.db.models import Case, CommentAspect, SpikeFlag
 from pvoice.serving.errors import InvalidInput
 from pvoice.serving.insights import export
 from pvoice.serving.insights.demo import DemoComment, bulk_store, comment
 from pvoice.serving.insights.drilldown import parse_cell, drilldown
 from pvoice.serving.insights.filters import Period, ViewFilter, make_filter, parse_week
 from pvoice.serving.insights.keywords import top_keywords
-from pvoice.serving.insights.queries import heatmap, sla_compliance, urgent_by_reason, weekly_trend
+from pvoice.serving.insights.queries import departments, heatmap, sla_compliance, urgent_by_reason, weekly_trend
 from pvoice.serving.insights.spikes import (
     SpikeRule, benjamini_hochberg, flag_spikes, poisson_sf, score_weeks,
 )
@@ -44,8 +46,9 @@ def at(day: date, hour: int = 10) -> datetime:
 
 
 @pytest.fixture
-def ctx(tmp_path) -> ServiceContext:
-    settings = make_settings(tmp_path, tmp_path / "no-model")
+def ctx(tmp_path, db_url) -> ServiceContext:
+    """The data layer's service context on SQLite, then on PostgreSQL (conftest's `db_url`)."""
+    settings = make_settings(tmp_path, tmp_path / "no-model", database_url=db_url)
     engine = make_db_engine(settings.database_url)
     upgrade(engine)
     routing = load_routing(settings.routing_path, touchpoints=TAX.touchpoint_ids, timezone=settings.timezone)
@@ -104,6 +107,43 @@ def test_weekly_trend_and_the_change_against_the_previous_period(seeded):
         assert (waiting.negative, waiting.previous_negative, waiting.mentions, waiting.previous_mentions) == (2, 1, 2, 2)
         assert waiting.change == 1.0 and waiting.share == 1.0 and waiting.previous_share == 0.5
         assert one["registration"].change is None  # nothing negative before: no ratio to give
+
+
+def test_departments_are_every_one_the_comments_name_in_one_order_on_each_database(ctx):
+    store(ctx, [comment({"waiting": "negative"}, received_at=at(MONDAY), department=d)
+                for d in ("骨科", "儿科", "ICU", "儿科", "b组", "A组")]
+          + [comment({"waiting": "positive"}, received_at=at(MONDAY))])
+    with ctx.factory() as session:
+        assert departments(session) == ["A组", "ICU", "b组", "儿科", "骨科"]  # by code point, whatever the collation
+
+
+def test_migration_0006_gives_older_cases_their_comments_time_and_channel(db_url):
+    engine = make_db_engine(db_url)
+    upgrade(engine, "0005")
+    meta = sa.MetaData()
+    comments, cases = (sa.Table(name, meta, autoload_with=engine) for name in ("comments", "cases"))
+    # stored naive, in UTC: received on Monday of W47, the case opened (on import, say) a week later
+    received, opened = datetime(2026, 11, 16, 2), datetime(2026, 11, 23, 1)
+    with engine.begin() as connection:
+        connection.execute(comments.insert(), [{"id": 1, "text": "候诊等了三个小时", "channel": "wechat",
+                                                "received_at": received, "department": "儿科", "truncated": False,
+                                                "created_at": opened, "created_by": "test"}])
+        connection.execute(cases.insert(), [{"id": 1, "comment_id": 1, "status": "open", "urgency": "complaint",
+                                             "department": "儿科", "responsible_role": "r", "route": "r",
+                                             "assignee": "psc", "escalation_level": 0, "needs_review": False,
+                                             "created_at": opened, "answer_due_at": opened + timedelta(days=3)}])
+    assert upgrade(engine) == "0006"
+    factory = make_session_factory(engine)
+    with factory() as session:
+        case = session.scalars(select(Case)).one()
+        assert (case.received_at, case.channel) == (received.replace(tzinfo=timezone.utc), "wechat")
+        # counted in the week its comment was received, not in the week the case was opened
+        answered = {str(period): next(c for c in sla_compliance(session, view(period), now=NOW)
+                                      if (c.measure, c.urgency) == ("answer", "complaint"))
+                    for period in (WEEK47, parse_week("2026-W48"))}
+    assert {p: (c.met, c.missed, c.pending) for p, c in answered.items()} == {"2026-W47": (0, 0, 1),
+                                                                              "2026-W48": (0, 0, 0)}
+    engine.dispose()
 
 
 @pytest.fixture

@@ -61,8 +61,8 @@ def _events(svc, case_id: int) -> list[str]:
 # ---- migrations --------------------------------------------------------------------------------------------
 def test_migrations_create_every_table_and_are_idempotent(db_url):
     engine = make_db_engine(db_url)
-    assert upgrade(engine) == "0005" and is_current(engine)
-    assert upgrade(engine) == "0005"
+    assert upgrade(engine) == "0006" and is_current(engine)
+    assert upgrade(engine) == "0006"
     tables = set(inspect(engine).get_table_names())
     assert {"comments", "suggestions", "label_responses", "cases", "case_events", "timers", "outbox",
             "audit_log", "api_keys", "rate_windows", "web_sessions", "comment_aspects", "case_reasons",

@@ -4,6 +4,8 @@ for status codes and what is stored, and in Chromium against a real `pvoice serv
 
 from __future__ import annotations
 
+import re
+
 import pytest
 from fastapi.testclient import TestClient
 from sqlalchemy import func, select
@@ -14,9 +16,10 @@ from pvoice.serving.errors import ConfigError
 from pvoice.serving.main import check_secrets
 from pvoice.serving.routing import CHANNELS
 from serving_support import FakeSender, Harness, ManualClock, make_settings, scripted_app
-from web_support import client_sign_in, form_token, path_of, shot, sign_in, sign_out
+from web_support import client_sign_in, form_token, message_in, path_of, shot, sign_in, sign_out
 
 LANDING = {"agent": "/app/cases", "manager": "/app/dashboard", "admin": "/app/admin"}
+ROLE_NAMES = {"agent": "客服专员", "manager": "管理人员", "admin": "系统管理员"}
 
 
 @pytest.fixture
@@ -101,10 +104,22 @@ def test_no_session_sends_pages_to_the_login_page_and_fetch_calls_get_401(web):
     assert fetch.status_code == 401 and fetch.json()["error"]["code"] == "unauthorized"
 
 
+def _login_notice(web, location: str) -> str:
+    login = web.client.get(location)
+    assert login.status_code == 200 and 'type="password"' in login.text
+    notice = re.search(r'<p class="notice" role="status">([^<]*)</p>', login.text)
+    assert notice, "no notice on the login page"
+    return notice.group(1)
+
+
 def test_a_forged_session_cookie_is_sent_to_the_login_page(web):
     web.client.cookies.set("pvoice_session", "forged-token")
     response = web.client.get("/app/cases", follow_redirects=False)
     assert response.status_code == 303 and "reason=unknown" in response.headers["location"]
+    assert _login_notice(web, response.headers["location"]) == "登录状态无效，请重新登录。"
+    assert _count(web, WebSession) == 0
+    fetch = web.client.get("/app/api/cases", follow_redirects=False)  # the API's JSON, in its English
+    assert fetch.status_code == 401 and fetch.json()["error"] == {"code": "unauthorized", "message": "unknown session"}
 
 
 def test_an_expired_session_is_sent_to_the_login_page(web):
@@ -113,7 +128,8 @@ def test_an_expired_session_is_sent_to_the_login_page(web):
     web.ctx.clock.advance(hours=8, seconds=1)
     response = web.client.get("/app/cases", follow_redirects=False)
     assert response.status_code == 303 and "reason=expired" in response.headers["location"]
-    assert "登录已过期" in web.client.get(response.headers["location"]).text
+    assert _login_notice(web, response.headers["location"]) == "登录已过期，请重新登录。"
+    assert _count(web, WebSession) == 1  # the expired one: refusing it opened no other
 
 
 def test_revoking_the_key_ends_its_sessions(web):
@@ -123,6 +139,7 @@ def test_revoking_the_key_ends_its_sessions(web):
     assert web.client.delete(f"/v1/keys/{key_id}", headers=web.headers("admin")).status_code == 200
     response = web.client.get("/app/cases", follow_redirects=False)
     assert response.status_code == 303 and "reason=key_revoked" in response.headers["location"]
+    assert _login_notice(web, response.headers["location"]) == "该密钥已被吊销，请使用新的密钥登录。"
 
 
 def test_signing_out_revokes_the_session_on_the_server(web):
@@ -144,9 +161,11 @@ def test_a_state_change_without_the_csrf_token_is_403_and_stores_nothing(web):
     keys_before = _count(web, ApiKey)
     for data in ({"role": "agent", "name": "x"}, {"role": "agent", "name": "x", "csrf_token": "wrong"}):
         response = web.client.post("/app/admin/keys", data=data)
-        assert response.status_code == 403 and "CSRF" in response.text
+        assert response.status_code == 403
+        assert message_in(response.text) == "缺少或错误的 CSRF 令牌，操作没有执行。请刷新页面后重试。"
     fetch = web.client.post("/app/admin/keys", data={"role": "agent"}, headers={"Accept": "application/json"})
     assert fetch.status_code == 403 and fetch.json()["error"]["code"] == "csrf_refused"
+    assert fetch.json()["error"]["message"].startswith("missing or wrong CSRF token")  # fetch calls: the API's words
     assert web.client.post("/app/logout", data={}, follow_redirects=False).status_code == 403
     assert _count(web, ApiKey) == keys_before
     assert web.client.get("/app/admin").status_code == 200  # still signed in: the logout was refused too
@@ -161,7 +180,20 @@ def test_a_state_change_without_the_csrf_token_is_403_and_stores_nothing(web):
 def test_a_role_opening_a_page_it_may_not_see_gets_403(web, role, path):
     _signed_in(web, role)
     response = web.client.get(path)
-    assert response.status_code == 403 and "没有权限" in response.text and 'id="error-message"' in response.text
+    assert response.status_code == 403 and "没有权限" in response.text
+    assert message_in(response.text) == f"当前角色（{ROLE_NAMES[role]}）不能打开或操作此页面。"
+
+
+def test_every_domain_error_has_words_in_the_pages():
+    from pvoice.serving.errors import DomainError
+    from pvoice.serving.web.deps import CsrfRefused
+    from pvoice.serving.web.errors import MESSAGES
+
+    def codes(cls) -> set[str]:
+        return {cls.code}.union(*(codes(sub) for sub in cls.__subclasses__()))
+
+    assert CsrfRefused.code in codes(DomainError)
+    assert codes(DomainError) - {DomainError.code} <= set(MESSAGES)
 
 
 def test_the_nav_lists_only_the_roles_pages(web):
@@ -225,7 +257,9 @@ def test_an_admin_rereads_the_routing_file_from_the_page_and_a_broken_file_chang
     routing = web.ctx.routing
     web.ctx.settings.routing_path.write_text("routes: [", encoding="utf-8")
     broken = web.client.post("/app/admin/routing/reload", data={"csrf_token": csrf})
-    assert broken.status_code == 422 and "仍使用原来的路由" in broken.text and web.ctx.routing is routing
+    assert broken.status_code == 422 and web.ctx.routing is routing
+    assert message_in(broken.text, "admin-error").startswith("路由文件有误，仍使用原来的路由。")
+    assert message_in(broken.text, "admin-error-detail")  # the parser's words, for the admin who fixes the file
     assert web.client.post("/app/admin/routing/reload", data={}).status_code == 403
 
 

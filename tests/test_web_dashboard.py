@@ -22,8 +22,9 @@ from pvoice.serving import create_app
 from pvoice.serving.clock import ManualClock
 from pvoice.serving.db import make_db_engine, make_session_factory
 from pvoice.serving.insights.demo import bulk_store, comment
+from pvoice.serving.insights.filters import MAX_DAYS
 from serving_support import make_keys, make_settings
-from web_support import BROWSER, client_sign_in, shot, sign_in
+from web_support import BROWSER, client_sign_in, english_in, message_in, shot, sign_in
 
 ZONE = ZoneInfo("Asia/Shanghai")
 
@@ -87,12 +88,33 @@ def test_the_dashboard_shows_every_chart_for_the_period_and_filters_change_it(ap
     assert "挂号" in app_client.get("/app/dashboard", params={"week": "2026-W47"}).text
 
 
-@pytest.mark.parametrize("params,field", [({"start": "2026-02-30"}, "start"), ({"department": "不存在科"}, "department"),
-                                          ({"channel": "fax"}, "channel"), ({"week": "2026-W99"}, "week")])
-def test_a_bad_filter_is_a_message_in_the_page_and_422(app_client, params, field):
+@pytest.mark.parametrize("params,field,words", [
+    ({"start": "2026-02-30"}, "start", "开始日期有误：请按 年-月-日 填写"),
+    ({"start": "2020-01-01", "end": "2026-01-01"}, "start", f"所选期间最长 {MAX_DAYS} 天"),
+    ({"start": "2026-11-20", "end": "2026-11-01"}, "end", "不要早于开始日期"),
+    ({"department": "不存在科"}, "department", "没有意见提到这个科室"), ({"channel": "fax"}, "channel", "未知的渠道"),
+    ({"week": "2026-W99"}, "week", "周次有误"),
+])
+def test_a_bad_filter_is_a_message_in_the_page_and_422(app_client, params, field, words):
     page = _as(app_client, "manager").get("/app/dashboard", params=params)
     assert page.status_code == 422
-    assert f'data-field="{field}"' in page.text and "筛选条件有误" in page.text and "dashboard-data" not in page.text
+    message = message_in(page.text, "filter-errors")
+    assert f'data-field="{field}"' in page.text and message.startswith("筛选条件有误，没有查询：") and words in message
+    assert not english_in(message) and "dashboard-data" not in page.text  # nothing was queried
+
+
+@pytest.mark.parametrize("params,words", [
+    ({"kind": "aspect", "touchpoint": "parking", "sentiment": "negative"}, "图表链接中的触点有误"),
+    ({"kind": "week", "touchpoint": "waiting", "week": "2026-11-17"}, "应为某周星期一的日期"),
+    ({"kind": "pie"}, "图表链接有误"),
+    ({"kind": "aspect", "touchpoint": "waiting", "sentiment": "negative", "start": "2026-02-30"}, "开始日期有误"),
+    ({"kind": "aspect", "touchpoint": "waiting", "sentiment": "negative", "offset": "x"}, "翻页位置应为整数"),
+])
+def test_a_changed_drilldown_link_is_a_422_page_in_chinese(app_client, params, words):
+    page = _as(app_client, "manager").get("/app/dashboard/drill", params=params)
+    assert page.status_code == 422
+    message = message_in(page.text)
+    assert words in message and not english_in(message) and 'class="drill-item' not in page.text
 
 
 @pytest.mark.parametrize("role", ["agent", "admin"])
@@ -113,6 +135,17 @@ def test_a_drilldown_lists_the_comments_with_the_evidence_marked(app_client):
                                                       "sentiment": "negative"}).status_code == 422
 
 
+def test_a_trend_point_drills_down_to_that_weeks_negative_comments(app_client):
+    client = _as(app_client, "manager")
+    trend = _chart_data(client.get("/app/dashboard").text)["trend"]
+    waiting = next(s for s in trend["series"] if s["name"] == "候诊排队")
+    assert trend["weeks"][-1] == "2026-W47" and waiting["data"][-1] == 6
+    # the link's week is the clicked Monday; the filter's period travels as start and end
+    page = client.get(waiting["links"][-1])
+    assert page.status_code == 200 and "共 6 条" in page.text
+    assert page.text.count('<mark class="evidence" data-for="waiting"') == 6
+
+
 def test_each_table_exports_as_csv_and_xlsx(app_client):
     client = _as(app_client, "manager")
     response = client.get("/app/dashboard/export", params={"table": "heatmap", "format": "csv", "week": "2026-W47"})
@@ -124,7 +157,8 @@ def test_each_table_exports_as_csv_and_xlsx(app_client):
     for table in ("trend", "keywords", "urgent", "sla", "spikes"):
         xlsx = client.get("/app/dashboard/export", params={"table": table, "format": "xlsx"})
         assert xlsx.status_code == 200 and xlsx.content[:2] == b"PK"
-    assert client.get("/app/dashboard/export", params={"table": "secrets", "format": "csv"}).status_code == 422
+    refused = client.get("/app/dashboard/export", params={"table": "secrets", "format": "csv"})
+    assert refused.status_code == 422 and message_in(refused.text) == "未知的表格：请使用看板上的导出按钮。"
 
 
 # ---- in Chromium, against `pvoice serve` ----------------------------------------------------------------------

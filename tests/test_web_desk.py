@@ -13,7 +13,7 @@ from sqlalchemy import select
 
 from pvoice.serving.db.models import Case, CaseEvent
 from serving_support import Harness, scripted_app
-from web_support import client_sign_in, form_token, path_of, shot, sign_in
+from web_support import client_sign_in, english_in, form_token, message_in, path_of, shot, sign_in
 
 URGENT = "护士给我妈输错了液，到现在没人给个说法！家属电话13812345678"
 COMPLAINT = "排队等了三个小时才看上"
@@ -92,7 +92,7 @@ def test_a_bad_filter_is_422_with_a_message_and_lists_nothing(web, query, field,
     response = _desk(web, query=query)
     assert response.status_code == 422
     message = re.search(rf'<li data-field="{field}">([^<]*)</li>', response.text)
-    assert message and words in message.group(1)
+    assert message and words in message.group(1) and not english_in(message.group(1))
     assert _ids(response.text) == []
     polled = web.client.get(f"/app/api/cases{query}")
     assert polled.status_code == 422 and polled.json()["error"]["field"] == field
@@ -135,15 +135,16 @@ def test_working_a_case_in_the_page_records_each_step_on_its_timeline(web):
 
 
 @pytest.mark.parametrize(("action", "data", "status", "words"), [
-    ("resolve", {"note": " "}, 422, "处理说明"), ("reassign", {"assignee": "nobody"}, 422, "unknown person"),
-    ("note", {"note": ""}, 422, "note"),
+    ("resolve", {"note": " "}, 422, "解决工单要写处理说明"), ("reassign", {"assignee": "nobody"}, 422, "未知的处理人"),
+    ("note", {"note": ""}, 422, "添加备注要写下备注内容"), ("note", {"note": "长" * 4001}, 422, "说明最多 4000 个字"),
 ])
 def test_a_wrong_action_says_why_and_changes_nothing(web, action, data, status, words):
     _desk(web)
     token = form_token(web.client.get(f"/app/cases/{web.urgent}").text)
     before = _events(web, web.urgent)
     response = web.client.post(f"/app/cases/{web.urgent}/{action}", data={"csrf_token": token, **data})
-    assert response.status_code == status and words in response.text
+    message = message_in(response.text)
+    assert response.status_code == status and words in message and not english_in(message)
     assert _events(web, web.urgent) == before
 
 

@@ -22,7 +22,7 @@ from pvoice.serving.services.review import kappas, uncertainty
 from pvoice.settings import get_settings
 from pvoice.training.corpus import read_corpus
 from serving_support import Harness, make_keys, scripted_app
-from web_support import client_sign_in, form_token, path_of, shot, sign_in
+from web_support import client_sign_in, english_in, form_token, message_in, path_of, shot, sign_in
 
 runner = CliRunner()
 URGENT = "护士给我妈输错了液，家属电话13812345678"
@@ -154,10 +154,20 @@ def test_an_impossible_label_set_is_422_with_a_message_and_nothing_stored(web, l
     token = form_token(_review_page(web).text)
     response = _save(web, web.ids[0], token, **labels)
     assert response.status_code == 422
-    message = re.search(r'<div class="error" role="alert" id="review-errors">(.*?)</div>', response.text, re.S)
-    assert message and words in message.group(1) and "没有保存" in message.group(1)
+    message = message_in(response.text, "review-errors")
+    assert message.startswith(f"意见 #{web.ids[0]}：标签组合不成立，没有保存：") and words in message
+    assert not english_in(message)
     assert _stored(web) == 0
     assert f'id="item-{web.ids[0]}"' in response.text  # the form is there again, with what was typed
+
+
+def test_the_labels_api_refuses_the_same_set_in_english_with_its_code(web):
+    body = {**CORRECT, "aspects": {"nursing": "negative"}, "urgent_reasons": []}
+    response = web.post("manager", f"/v1/comments/{web.ids[0]}/labels", body)
+    assert response.status_code == 422
+    assert response.json()["error"] == {"code": "invalid_input", "field": "urgent_reasons",
+                                        "message": "urgent_reasons: must be non-empty exactly when urgency is 'urgent'"}
+    assert _stored(web) == 0
 
 
 def test_saving_labels_needs_the_csrf_token_and_a_reviewer(web):

@@ -223,3 +223,16 @@ def client_sign_in(client, key: str, **extra):
     """GET the login page (its CSRF cookie and field), then POST the key; returns the POST's response."""
     token = form_token(client.get("/app/login").text)
     return client.post("/app/login", data={"key": key, "csrf_token": token, **extra}, follow_redirects=False)
+
+
+def message_in(html: str, element_id: str = "error-message") -> str:
+    """The text of the page's element `element_id` (by default the error page's message), tags taken out."""
+    found = re.search(rf'<(\w+)[^>]* id="{element_id}"[^>]*>(.*?)</\1>', html, re.S)
+    if not found:
+        raise AssertionError(f"no #{element_id} in the page")
+    return re.sub(r"<[^>]+>", "", found.group(2)).strip()
+
+
+def english_in(text: str) -> list[str]:
+    """Runs of English words in a message (the API's wording leaking into a page); an acronym alone is fine."""
+    return re.findall(r"[A-Za-z]{2,}(?:[ ,:'-]+[A-Za-z]{2,})+", text)

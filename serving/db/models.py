@@ -53,7 +53,11 @@ class ApiKey(Base):
 
 class Comment(Base):
     __tablename__ = "comments"
-    __table_args__ = (Index("ix_comments_received_at", "received_at"),)
+    __table_args__ = (
+        Index("ix_comments_received_at", "received_at"),
+        # the managers' view lists the departments by walking this index, one look-up per department
+        Index("ix_comments_department", "department"),
+    )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     external_id: Mapped[str | None] = mapped_column(String(200), unique=True, nullable=True)
@@ -122,6 +126,12 @@ class LabelResponse(Base):
 
 class Case(Base):
     __tablename__ = "cases"
+    __table_args__ = (
+        # covering: the managers' view's SLA and urgent-reason counts of a period, per urgency, filtered by
+        # department and channel, read this index alone
+        Index("ix_cases_sla", "urgency", "received_at", "department", "channel", "answer_due_at", "resolved_at",
+              "ack_due_at", "acknowledged_at"),
+    )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     comment_id: Mapped[int] = mapped_column(ForeignKey("comments.id", ondelete="CASCADE"), unique=True)
@@ -144,6 +154,11 @@ class Case(Base):
     # (urgent cases), answered (resolved) by `answer_due_at`, working days counted; read by the managers' view
     ack_due_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
     answer_due_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
+    # the comment's time and channel, copied in (a comment never changes) so that the view counts a period's
+    # cases without a join; set with every case, nullable only because SQLite adds a NOT NULL column to an
+    # existing table by rebuilding it (migration 0006 fills the older rows)
+    received_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
+    channel: Mapped[str | None] = mapped_column(String(32), nullable=True)
 
     comment: Mapped[Comment] = relationship(back_populates="case")
     touchpoints: Mapped[list[CaseTouchpoint]] = relationship(cascade="all, delete-orphan", lazy="selectin")
@@ -182,10 +197,13 @@ class CommentAspect(Base):
 
     __tablename__ = "comment_aspects"
     __table_args__ = (
-        # covering: the period's aggregates (by week, touchpoint, sentiment, filtered by department and
-        # channel) read this index alone
-        Index("ix_comment_aspects_period", "received_at", "week", "touchpoint", "sentiment", "department", "channel"),
-        Index("ix_comment_aspects_week", "week", "sentiment", "touchpoint", "department"),
+        # covering, in the order of the period's GROUP BY (week, touchpoint, sentiment), so that the heatmap and
+        # the trend are counted as the index is read, with no sort; filtered by time, department and channel
+        Index("ix_comment_aspects_weeks", "week", "touchpoint", "sentiment", "received_at", "department", "channel"),
+        # the spike test's negatives per week, touchpoint and department, likewise in GROUP BY order
+        Index("ix_comment_aspects_negative", "sentiment", "week", "touchpoint", "department"),
+        # one touchpoint and sentiment, newest first: the keyword samples and the drill-downs
+        Index("ix_comment_aspects_labels", "touchpoint", "sentiment", "received_at", "department", "channel"),
     )
 
     comment_id: Mapped[int] = mapped_column(ForeignKey("comments.id", ondelete="CASCADE"), primary_key=True)

@@ -180,7 +180,7 @@ def bulk_store(factory: sessionmaker[Session], comments: Iterable[DemoComment], 
                 "needs_review": False, "created_at": opened, "due_at": ack_due or answer_due,
                 "acknowledged_at": acked or resolved, "acknowledged_by": "demo" if acked or resolved else None,
                 "resolved_at": resolved, "resolved_by": "demo" if resolved else None, "ack_due_at": ack_due,
-                "answer_due_at": answer_due})
+                "answer_due_at": answer_due, "received_at": c.received_at, "channel": c.channel})
             add("case_touchpoints", []).extend({"case_id": case_id, "touchpoint": t} for t in touchpoints)
             add("case_reasons", []).extend({"case_id": case_id, "reason": r} for r in c.reasons)
         if len(rows["comments"]) >= batch:

@@ -129,10 +129,10 @@ def _ids_query(f: ViewFilter, cell: Cell, now: datetime):
                                                                                                             autoescape=True))
         return query
     if cell.kind == "reason":
-        return _cases(select(Case.comment_id, Comment.received_at).select_from(CaseReason)
+        return _cases(select(Case.comment_id, Case.received_at).select_from(CaseReason)
                       .join(Case, Case.id == CaseReason.case_id)
                       .where(CaseReason.reason == cell.reason, Case.urgency == URGENT), f)
-    return _cases(select(Case.comment_id, Comment.received_at).select_from(Case)
+    return _cases(select(Case.comment_id, Case.received_at).select_from(Case)
                   .where(Case.urgency == cell.urgency, sla_condition(cell.measure, cell.status, now)), f)
 
 

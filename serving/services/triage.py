@@ -76,7 +76,7 @@ def open_case(session: Session, ctx: ServiceContext, *, comment: Comment, sugges
         responsible_role=route.role if route else ctx.routing.fallback.role, route=route.id if route else "fallback",
         assignee=people[0].id, escalation_level=0, needs_review=suggestion.needs_review, created_at=now, due_at=due,
         touchpoints=[CaseTouchpoint(touchpoint=t) for t in ranked], ack_due_at=ack_due,
-        answer_due_at=answer_due,
+        answer_due_at=answer_due, received_at=comment.received_at, channel=comment.channel,
     )
     session.add(case)
     session.flush()

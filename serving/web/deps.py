@@ -16,7 +16,6 @@ from pvoice.serving.db.engine import transaction
 from pvoice.serving.errors import Forbidden
 from pvoice.serving.services.auth import Perm, Principal
 from pvoice.serving.services.web_sessions import SignedIn, session_of
-from pvoice.serving.web.pages import ROLE_NAMES
 
 SESSION_COOKIE = "pvoice_session"
 LOGIN_CSRF_COOKIE = "pvoice_login_csrf"  # the double-submit token of the login form, before any session exists
@@ -61,7 +60,8 @@ async def check_csrf(request: Request, signed_in: SignedInDep) -> SignedIn:
             ("application/x-www-form-urlencoded", "multipart/form-data")):
         given = (await request.form()).get(CSRF_FIELD)
     if not tokens_match(given if isinstance(given, str) else None, signed_in.csrf_token):
-        raise CsrfRefused("缺少或错误的 CSRF 令牌，操作没有执行。请刷新页面后重试。")
+        raise CsrfRefused("missing or wrong CSRF token: send the session's token in the form's csrf_token field "
+                          "or the X-CSRF-Token header; nothing was done")
     return signed_in
 
 
@@ -69,19 +69,14 @@ CsrfChecked = Annotated[SignedIn, Depends(check_csrf)]
 
 
 def require_page(perm: Perm):
-    """A page (or a page's action) for roles with `perm`; others get a 403 page naming what they lack."""
+    """A page (or a page's action) for roles with `perm`; others get a 403 page saying so."""
 
     def check(who: PageUser) -> Principal:
-        refuse_unless(who, perm)
+        who.require(perm)
         return who
 
     check.perm = perm
     return Depends(check)
-
-
-def refuse_unless(who: Principal, perm: Perm) -> None:
-    if not who.can(perm):
-        raise Forbidden(f"{ROLE_NAMES[who.role]}（{who.role.value}）没有此页面或操作所需的权限（{perm.value}）。")
 
 
 def PageAllowed(perm: Perm):  # noqa: N802 - reads as a type in signatures: `who: PageAllowed(Perm.cases_read)`
@@ -92,7 +87,7 @@ def ActionAllowed(perm: Perm):  # noqa: N802
     """A state-changing request: a valid session, its CSRF token, then the role's permission."""
 
     def check(signed_in: CsrfChecked) -> Principal:
-        refuse_unless(signed_in.principal, perm)
+        signed_in.principal.require(perm)
         return signed_in.principal
 
     check.perm = perm

@@ -17,17 +17,18 @@ from pvoice.serving.errors import InvalidInput
 from pvoice.serving.routing import default_routing_path
 from pvoice.serving.services.reload import reload_routing
 from pvoice.serving.web.deps import ActionAllowed, PageAllowed
+from pvoice.serving.web.errors import page_message
 from pvoice.serving.web.pages import render
 
 router = APIRouter(prefix="/app/admin", include_in_schema=False)
 
 
 def _page(request: Request, session, *, status: int = 200, created: dict | None = None, error: str = "",
-          reloaded: str = "") -> HTMLResponse:
+          detail: str = "", reloaded: str = "") -> HTMLResponse:
     keys = [key_public(row) for row in list_keys(session)]
     ctx = request.app.state.ctx
     return render(request, "admin.html", status=status, keys=keys, roles=list(Role), created=created, error=error,
-                  reloaded=reloaded, routing=ctx.routing,
+                  detail=detail, reloaded=reloaded, routing=ctx.routing,
                   routing_path=str(ctx.settings.routing_path or default_routing_path()))
 
 
@@ -65,6 +66,7 @@ def reload_routing_page(request: Request, ctx: ContextDep, who: ActionAllowed(Pe
         table = reload_routing(ctx, who=who)
     except InvalidInput as error:
         with ctx.factory() as session:
-            return _page(request, session, status=422, error=f"路由文件有误，仍使用原来的路由：{error.message}")
+            # the parser's own words say which line is wrong: the admin who edits the file needs them
+            return _page(request, session, status=422, error=page_message(request, error), detail=error.message)
     with ctx.factory() as session:
         return _page(request, session, reloaded=f"已重新读取路由文件：{len(table.people)} 人，{len(table.routes)} 条路由。")

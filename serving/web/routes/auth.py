@@ -15,18 +15,11 @@ from pvoice.serving.services.web_sessions import SessionRefused, session_of, sig
 from pvoice.serving.web.deps import (
     COOKIE_PATH, CSRF_FIELD, LOGIN_CSRF_COOKIE, SESSION_COOKIE, CsrfChecked, tokens_match,
 )
-from pvoice.serving.web.errors import login_redirect, safe_next
+from pvoice.serving.web.errors import SESSION_MESSAGES, login_redirect, safe_next
 from pvoice.serving.web.pages import LANDING, LOGIN_PATH, landing_of, render
 
 router = APIRouter(prefix="/app", include_in_schema=False)
 
-REASONS = {
-    "required": "请先登录。",
-    "unknown": "登录状态无效，请重新登录。",
-    "signed_out": "您已退出登录。",
-    "expired": "登录已过期，请重新登录。",
-    "key_revoked": "该密钥已被吊销，请使用新的密钥登录。",
-}
 LOGIN_CSRF_SECONDS = 3600
 
 
@@ -65,7 +58,7 @@ def login_page(request: Request, ctx: ContextDep, reason: str | None = None, nex
     signed_in = _current(request, ctx)
     if signed_in is not None:
         return RedirectResponse(safe_next(next) or landing_of(signed_in.principal) or LOGIN_PATH, status_code=303)
-    return _login_page(request, ctx, notice=REASONS.get(reason or "", ""), next_path=safe_next(next))
+    return _login_page(request, ctx, notice=SESSION_MESSAGES.get(reason or "", ""), next_path=safe_next(next))
 
 
 @router.post("/login", summary="Sign in with an API key")

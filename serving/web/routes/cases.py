@@ -107,7 +107,8 @@ def acknowledge(case_id: PathId, ctx: ContextDep, who: ActionAllowed(Perm.cases_
 def resolve(case_id: PathId, ctx: ContextDep, who: ActionAllowed(Perm.cases_work), note: NoteField = ""
             ) -> Response:
     if not note.strip():
-        raise InvalidInput("解决工单需要填写处理说明（做了什么、如何答复患者）。", field="note")
+        raise InvalidInput("note: resolving a case needs a note (what was done, how the patient was answered)",
+                           field="note")
     return _act(ctx, case_id, who, service.resolve, "resolve", note=note.strip())
 
 

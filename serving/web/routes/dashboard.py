@@ -19,17 +19,21 @@ from pvoice.serving.insights.view import TABLES, load_dashboard
 from pvoice.serving.services.auth import Perm, Principal
 from pvoice.serving.web import charts
 from pvoice.serving.web.deps import PageAllowed
+from pvoice.serving.web.errors import page_message
 from pvoice.serving.web.highlight import highlight
 from pvoice.serving.web.pages import render
 from pvoice.serving.web.views import label_name
 
 router = APIRouter(prefix="/app", include_in_schema=False)
 FILTERS = ("start", "end", "week", "department", "channel")
+# a drill-down's `week` is the Monday of the clicked trend point or spike, not the filter's ISO week: its links
+# (charts.drill_link) carry the period as start and end
+DRILL_FILTERS = tuple(k for k in FILTERS if k != "week")
 
 
-def _filter(request: Request, ctx, session):
+def _filter(request: Request, ctx, session, names: tuple[str, ...] = FILTERS):
     """(the filter as typed, the known departments, the checked filter); InvalidInput names a bad value."""
-    typed = {k: request.query_params.get(k, "") for k in FILTERS}
+    typed = {k: request.query_params.get(k, "") for k in names}
     known = departments(session)
     today = ctx.clock.now().astimezone(ctx.routing.zone).date()
     return typed, known, make_filter(zone=ctx.routing.zone, taxonomy=ctx.taxonomy, departments=known, today=today,
@@ -49,7 +53,7 @@ def dashboard(request: Request, ctx: ContextDep, who: PageAllowed(Perm.insights_
             view = load_dashboard(session, f=f, taxonomy=ctx.taxonomy, settings=ctx.settings, now=ctx.clock.now(),
                                   mask=_masked(who))
         except InvalidInput as error:
-            problem = error
+            problem = {"field": error.field, "message": page_message(request, error)}
             typed = typed or {k: request.query_params.get(k, "") for k in FILTERS}
             known = known or departments(session)
     context = dict(typed=typed, departments=known, channels=[(c, label_name(ctx.taxonomy, c))
@@ -78,7 +82,7 @@ async def drill(request: Request, ctx: ContextDep, batcher: BatcherDep, who: Pag
 
     def load():
         with ctx.factory() as session:
-            _, _, f = _filter(request, ctx, session)
+            _, _, f = _filter(request, ctx, session, DRILL_FILTERS)
             return f, drilldown(session, f, cell, mask=_masked(who), now=ctx.clock.now(), limit=DRILL_LIMIT,
                                 offset=offset)
 

@@ -18,6 +18,7 @@ from pvoice.serving.services.auth import Perm
 from pvoice.serving.services.labels import Labels, add_labels
 from pvoice.serving.services.review import agreement, review_queue
 from pvoice.serving.web.deps import ActionAllowed, PageAllowed
+from pvoice.serving.web.errors import page_message
 from pvoice.serving.web.pages import render
 
 router = APIRouter(prefix="/app/review", include_in_schema=False)
@@ -27,19 +28,10 @@ WHY_NAMES = {"review_band": "复核区间：可能紧急", "low_confidence": "�
              "disagreement": "各头不一致", "audit": "随机抽查", "second_opinion": "二次复核（他人已标注）"}
 HEAD_NAMES = {"touchpoints": "触点", "aspects": "触点情感", "sentiment": "整体情感", "urgency": "紧急程度",
               "urgent_reasons": "紧急原因"}
-# what a refused label set means, per field of pvoice.labels.validate_labels
-PROBLEMS = {
-    "touchpoints": "请至少选择一个触点，且只能选择分类表中的触点。",
-    "aspects": "每个选中的触点都要选择它的情感；没有选中的触点不能有情感。",
-    "sentiment": "请选择整体情感。",
-    "urgency": "请选择紧急程度。",
-    "urgent_reasons": "选择「紧急」时至少选择一个紧急原因；不紧急时不能选择紧急原因。",
-}
 
 
-def _problem(error: InvalidInput) -> str:
-    field = (error.field or "").split(".")[0]
-    return f"标签组合不成立，没有保存：{PROBLEMS.get(field, '请检查标签。')}（{error.message}）"
+def _problem(request: Request, error: InvalidInput) -> str:
+    return f"标签组合不成立，没有保存：{page_message(request, error)}"
 
 
 def _page(request: Request, session, ctx, who, *, status: int = 200, errors: dict | None = None,
@@ -99,6 +91,6 @@ def save_labels(comment_id: PathId, request: Request, ctx: ContextDep, who: Acti
                                   "urgent_reasons": urgent_reasons, "note": note,
                                   "aspects": dict(v.partition(":")[::2] for v in aspects if ":" in v)}}
         with ctx.factory() as session:
-            return _page(request, session, ctx, who, status=422, errors={comment_id: _problem(error)},
+            return _page(request, session, ctx, who, status=422, errors={comment_id: _problem(request, error)},
                          submitted=submitted)
     return RedirectResponse(f"/app/review?saved={comment_id}", status_code=303)
