@@ -11,7 +11,7 @@ from pvoice.settings import get_settings
 from pvoice.training.corpus import read_corpus
 from pvoice.training.data import label_targets, to_dataset, tokenize_dataset
 from pvoice.training.loss import MultiTaskLoss
-from pvoice.training.trainer import _collate
+from pvoice.training.data import collate
 
 pytestmark = pytest.mark.slow
 
@@ -38,7 +38,7 @@ def test_a_few_fine_tuning_steps_lower_the_loss(base_dir):
     model.freeze_word_embeddings()
     loss_fn = MultiTaskLoss(targets, 3, 3, tax.urgency_ids.index("urgent"))
     optimizer = torch.optim.AdamW([p for p in model.parameters() if p.requires_grad], lr=1e-4)
-    batch = _collate(ids, tok["sentence_ids"], targets, list(range(len(ids))), tokenizer.pad_token_id)
+    batch = collate(ids, tok["sentence_ids"], targets, list(range(len(ids))), tokenizer.pad_token_id)
     model.train()
     losses = []
     for _ in range(6):
