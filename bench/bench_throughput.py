@@ -83,7 +83,6 @@ def flops_per_comment(directory: Path, clf: Classifier, texts: list[str]) -> flo
 
 def gemm_rates() -> dict[str, float]:
     """Best sustained dense product rates of this machine, all cores: fp32 (torch) and int8 (ONNX Runtime)."""
-    import onnx
     import onnxruntime as ort
     import torch
     from onnx import TensorProto, helper
@@ -101,7 +100,6 @@ def gemm_rates() -> dict[str, float]:
     feed = {"A": np.random.randint(0, 255, (n, n), dtype=np.uint8),
             "B": np.random.randint(-127, 127, (n, n), dtype=np.int8)}
     int8 = rate(lambda: [session.run(None, feed) for _ in range(20)], 20, 3) * 2 * n ** 3
-    del onnx
     return {"fp32": fp32, "int8": int8}
 
 
@@ -149,17 +147,12 @@ def main() -> None:
     base = pipeline_rate(args.teacher, texts[:args.pipeline_texts])
     rows.append(("pipeline, batch 1, teacher's encoder (torch fp32)", base))
     print(f"pipeline: {base:.1f}/s", flush=True)
-    variants = [("teacher", args.teacher, "torch", None)] if not args.skip_teacher else []
-    variants += [("student", args.student, "torch", None), ("student", args.student, "onnxruntime", "fp32"),
+    variants = [("teacher", args.teacher, "torch", "fp32")] if not args.skip_teacher else []
+    variants += [("student", args.student, "torch", "fp32"), ("student", args.student, "onnxruntime", "fp32"),
                  ("student", args.student, "onnxruntime", "int8")]
     flops = {}
     for name, directory, runtime, precision in variants:
-        clf = Classifier.from_pretrained(directory, runtime=runtime,
-                                         quantize="int8" if precision == "int8" else None)
-        if runtime == "onnxruntime" and precision == "fp32":
-            from pvoice.model.runtime import OnnxRuntime, onnx_path
-
-            clf.runtime = OnnxRuntime(onnx_path(directory, "fp32"), "fp32")
+        clf = Classifier.from_pretrained(directory, runtime=runtime, quantize=precision)
         flops[name] = flops_per_comment(directory, clf, texts)
         clf.predict(texts[:64])
         r = rate(lambda: clf.predict(texts), len(texts), args.repeat)

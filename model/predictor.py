@@ -52,14 +52,15 @@ class Classifier(BaseClassifier):
                         threads: int | None = None) -> "Classifier":
         """Load a saved transformer model on the runtime its config names (`runtime` overrides it: "torch" or
         "onnxruntime"); torch fp32 when ONNX Runtime or the model's graph is missing. `quantize="int8"` on torch
-        applies dynamic int8 quantization to its linear layers. `pvoice.model.load_classifier` loads a model of
+        applies dynamic int8 quantization to its linear layers, `quantize="fp32"` asks for fp32 on any runtime (the
+default: the saved precision). `pvoice.model.load_classifier` loads a model of
         any architecture."""
         directory = Path(directory)
         config = ClassifierConfig.load(directory)
         if config.arch != "transformer":
             raise ModelFormatError(f"{directory} holds a {config.arch} model; load it with load_classifier()")
-        if quantize not in (None, "int8"):
-            raise ValueError(f"unknown quantization {quantize!r}; valid: int8")
+        if quantize not in (None, "int8", "fp32"):
+            raise ValueError(f"unknown quantization {quantize!r}; valid: int8, fp32")
         hf_logging.disable_progress_bar()  # a per-tensor bar on every load is noise in a CLI or a service log
         tokenizer = AutoTokenizer.from_pretrained(str(directory / TOKENIZER_DIR))
         wanted = runtime or config.runtime
