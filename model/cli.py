@@ -87,10 +87,11 @@ def predict_command(
 
 @model_app.command("ensure")
 def ensure_command(
-    force: Annotated[bool, typer.Option("--force", help="Train again even if a model exists.")] = False,
+    force: Annotated[bool, typer.Option("--force", help="Train again (teacher too) even if a model exists.")] = False,
 ) -> None:
-    """Make sure the default model exists: the base, the linear baseline and the 12-layer model, exported to
-    ONNX; its int8 graph becomes its runtime only if it passes the gates against fp32."""
+    """Make sure the default model exists: the base, the linear baseline, the 12-layer teacher and its 6-layer
+    student; the student becomes the default only if it passes the gates against the teacher, and int8 only if
+    its graph passes them too."""
     from pvoice.model.config import CONFIG_NAME
     from pvoice.settings import get_settings
     from pvoice.training.default_model import GATES_FILE, ensure_default_model
@@ -99,9 +100,9 @@ def ensure_command(
     if (model_dir / CONFIG_NAME).exists() and not force:
         typer.echo(f"model ready: {model_dir}")
         return
-    result = ensure_default_model(model_dir, say=typer.echo)
-    typer.echo(f"model ready: {model_dir} (on {result.runtime} {result.precision}; gates in "
-               f"{model_dir / GATES_FILE})")
+    result = ensure_default_model(model_dir, say=typer.echo, reuse_teacher=not force)
+    typer.echo(f"model ready: {model_dir} (a copy of {result.source}, on {result.runtime} {result.precision}; "
+               f"gates in {model_dir / GATES_FILE})")
 
 
 @model_app.command("distill")

@@ -17,25 +17,50 @@ def _tiny(tiny_base, small_corpus, **kw) -> dict:
             "epochs": 1, "freeze_layers": 0, "freeze_embeddings": False, "out_of_domain": False, **kw}
 
 
-def test_ensure_then_distill(tmp_path, tiny_base, small_corpus):
-    said = []
-    model_dir = tmp_path / "default"
-    ensured = ensure_default_model(model_dir, say=said.append, **_tiny(tiny_base, small_corpus))
-    assert (tmp_path / "default-baseline" / "classifier.json").exists()
-    assert (model_dir / "onnx" / "model.int8.onnx").exists()
-    record = json.loads((model_dir / GATES_FILE).read_text(encoding="utf-8"))
-    int8 = record["gates"][-1]
-    assert set(int8["checks"]) >= {"test"} and int8["reference"] == "default"
-    # the runtime in the config is the gates' decision, and every loader follows it
-    config = ClassifierConfig.load(model_dir)
-    expected = ("onnxruntime", "int8") if int8["passed"] else ("torch", "fp32")
-    assert (config.runtime, config.precision) == expected == (ensured.runtime, ensured.precision)
-    assert load_classifier(model_dir).runtime.name == expected[0]
+@pytest.fixture(scope="module")
+def ensured(tmp_path_factory, tiny_base, small_corpus):
+    """One `ensure` run on the tiny model, what it said, and the folder it worked in."""
+    said, tmp_path = [], tmp_path_factory.mktemp("ensure")
+    return ensure_default_model(tmp_path / "default", say=said.append, **_tiny(tiny_base, small_corpus)), said
 
-    student = distill_student(model_dir, tmp_path / "student", say=said.append,
-                              **_tiny(tiny_base, small_corpus, num_layers=1, epochs=2))
-    gate = student.gates[0]
-    assert gate.reference == "default" and set(gate.checks["test"]) == {
+
+def test_ensure_trains_teacher_and_student_and_installs_the_one_the_gates_allow(ensured):
+    ensured, said = ensured
+    model_dir = ensured.model_dir
+    tmp_path = model_dir.parent
+    for role in ("baseline", "teacher", "student"):
+        assert (tmp_path / f"default-{role}" / "classifier.json").exists()
+    record = json.loads((model_dir / GATES_FILE).read_text(encoding="utf-8"))
+    student_gate, int8 = record["gates"]
+    assert student_gate["reference"] == int8["reference"] == "default-teacher"
+    assert set(student_gate["checks"]["test"]) == {
         "touchpoint_micro_f1", "aspect_accuracy", "sentiment_macro_f1", "reason_micro_f1", "urgent_recall"}
-    assert ClassifierConfig.load(tmp_path / "student").base_model.startswith("distilled from transformer-")
+    # the default is a copy of the student exactly when the student passed its gates
+    chosen = "default-student" if student_gate["passed"] else "default-teacher"
+    assert ensured.source == tmp_path / chosen
+    installed = ClassifierConfig.load(model_dir)
+    assert installed.model_version == ClassifierConfig.load(tmp_path / chosen).model_version
+    assert ClassifierConfig.load(tmp_path / "default-student").base_model.startswith("distilled from transformer-")
+    assert (tmp_path / chosen / "onnx" / "model.int8.onnx").exists()
+    # the runtime in the config is the gates' decision, and every loader follows it
+    expected = ("onnxruntime", "int8") if int8["passed"] else ("torch", "fp32")
+    assert (installed.runtime, installed.precision) == expected == (ensured.runtime, ensured.precision)
+    assert load_classifier(model_dir).runtime.name == expected[0]
     assert any("student" in line for line in said)
+
+
+def test_ensure_reuses_a_teacher_left_by_a_broken_off_run(ensured, tiny_base, small_corpus):
+    model_dir = ensured[0].model_dir
+    teacher_version = ClassifierConfig.load(model_dir.with_name("default-teacher")).model_version
+    said = []
+    again = ensure_default_model(model_dir, say=said.append, **_tiny(tiny_base, small_corpus))
+    assert ClassifierConfig.load(model_dir.with_name("default-teacher")).model_version == teacher_version
+    assert said[0].startswith("reusing the teacher") and again.source.parent == model_dir.parent
+
+
+def test_distill_gates_a_student_of_any_model(ensured, tmp_path, tiny_base, small_corpus):
+    teacher = ensured[0].model_dir.with_name("default-teacher")
+    student = distill_student(teacher, tmp_path / "other", say=lambda _: None,
+                              **_tiny(tiny_base, small_corpus, num_layers=1, epochs=2))
+    assert student.gates[0].reference == "default-teacher"
+    assert (tmp_path / "other" / GATES_FILE).exists()
