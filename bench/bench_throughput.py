@@ -12,6 +12,9 @@ under the same load:
 - teacher / student on torch fp32, the student on ONNX Runtime fp32 and int8 (`Classifier.predict`, no
   evidence): one process, all cores.
 - the student's int8 graph in N worker processes, each pinned to one core with one thread.
+- `pvoice score` end to end on a CSV of the same texts with the default model (`--score-model`), on the local
+  engine (one process, all threads) and on the pinned engine (one process per core, one thread each): the
+  measurement behind the `score_engine` default.
 Also printed: FLOPs per comment of each network (the matrix products of the encoder and heads, from the real
 token counts), the machine's measured GEMM rate (fp32 torch, and int8 through ONNX Runtime) and the fraction
 of it the student reaches, and the peak memory of the process.
@@ -132,6 +135,27 @@ def pinned_rate(directory: Path, texts: list[str], runtime: str, quantize: str |
     return len(texts) / max(t for t in times if isinstance(t, float))
 
 
+def score_rates(model_dir: Path, texts: list[str]) -> dict[str, float]:
+    """Rows per second of `pvoice score` (reading, scoring, writing and committing) on each local engine."""
+    import csv
+    import tempfile
+
+    from pvoice.scoring import ScoreJob, score_file
+
+    out = {}
+    with tempfile.TemporaryDirectory() as tmp:
+        src = Path(tmp) / "comments.csv"
+        with src.open("w", encoding="utf-8", newline="") as f:
+            writer = csv.writer(f)
+            writer.writerow(["id", "comment"])
+            writer.writerows([i, t] for i, t in enumerate(texts))
+        for engine in ("local", "pinned"):
+            result = score_file(ScoreJob(input=src, output=Path(tmp) / f"{engine}.csv", model_dir=model_dir,
+                                         engine=engine, progress=False))
+            out[engine] = result.rows / result.seconds
+    return out
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--teacher", type=Path, default=Path("models/default-teacher"))
@@ -139,6 +163,8 @@ def main() -> None:
     parser.add_argument("--pipeline-texts", type=int, default=600)
     parser.add_argument("--repeat", type=int, default=2)
     parser.add_argument("--skip-teacher", action="store_true")
+    parser.add_argument("--score-model", type=Path, default=Path("models/default"),
+                        help="The model `pvoice score` runs with, on each engine.")
     args = parser.parse_args()
     texts = bench_texts()
     print(f"# {len(texts)} texts (real_dev + test split); {platform.processor() or platform.machine()}, "
@@ -161,12 +187,15 @@ def main() -> None:
     pinned = pinned_rate(args.student, texts, "onnxruntime", "int8")
     rows.append((f"student ({args.student.name}), onnxruntime int8, {len(os.sched_getaffinity(0))} pinned "
                  "processes × 1 thread", pinned))
+    for engine, r in score_rates(args.score_model, texts).items():
+        rows.append((f"`pvoice score` ({args.score_model.name}), {engine} engine, CSV in and out", r))
+        print(f"{rows[-1][0]}: {r:.1f}/s", flush=True)
     gemm = gemm_rates()
     peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     print("\n| variant | comments/s | × pipeline |\n| --- | ---: | ---: |")
     for label, r in rows:
         print(f"| {label} | {r:.1f} | {r / base:.1f}× |")
-    best = max(r for _, r in rows[1:])
+    best = max(r for label, r in rows if label.startswith("student"))
     print(f"\nFLOPs per comment: " + ", ".join(f"{k} {v / 1e9:.2f} GFLOP" for k, v in flops.items()))
     print(f"GEMM rate (1024³, all cores): fp32 {gemm['fp32'] / 1e9:.1f} GFLOP/s, int8 {gemm['int8'] / 1e9:.1f} "
           "GOP/s")

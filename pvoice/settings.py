@@ -68,7 +68,9 @@ class Settings(BaseSettings):
     microbatch_window_ms: float = Field(5.0, description="Concurrent classify calls are gathered this long into one "
                                                          "model call.")
     microbatch_max_texts: int = Field(64, description="Most texts in one gathered model call.")
-    classify_evidence: bool = Field(True, description="Default of the `evidence` flag of /v1/classify.")
+    classify_evidence: bool = Field(False, description="Default of the `evidence` flag of /v1/classify (evidence "
+                                                        "costs about fifty model passes per text: off the hot path "
+                                                        "unless asked).")
     case_evidence: bool = Field(False, description="Explain comments that open a case, after the response; it takes "
                                                    "the model's time from other requests.")
     evidence_max_chars: int = Field(1000, description="Evidence costs a model pass per word group: longer texts go "
@@ -162,6 +164,11 @@ class Settings(BaseSettings):
     score_batch_size: int = Field(32, ge=1, description="Texts per forward pass.")
     score_urgent_rows_cap: int = Field(1_000, ge=0, description="Urgent rows the summary lists; the rest are counted.")
     score_max_text_chars: int = Field(100_000, ge=1, description="Longer cells are flagged too_long, not scored.")
+    score_engine: Literal["local", "pinned", "ray"] = Field(
+        "local", description="`pvoice score`'s engine: local (this process, all threads), pinned (one process per "
+                             "core, one thread each) or ray (Ray Data actors).")
+    score_workers: int | None = Field(None, ge=1, description="Processes of the pinned engine; unset: one per "
+                                                              "usable core.")
     ray_address: str | None = Field(None, description="Ray cluster to join for `--engine ray`; unset: start a local "
                                                       "Ray.")
     ray_concurrency: int | None = Field(None, description="Scoring actors; unset: one per `ray_cpus_per_actor` CPUs "

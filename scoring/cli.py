@@ -14,6 +14,7 @@ URGENT_ROWS_PRINTED = 20
 
 class EngineName(str, Enum):
     local = "local"
+    pinned = "pinned"
     ray = "ray"
 
 
@@ -27,7 +28,10 @@ def score_command(
     resume: Annotated[bool, typer.Option(help="Continue an interrupted run into the same OUTPUT.")] = False,
     overwrite: Annotated[bool, typer.Option(help="Start over even though OUTPUT is an unfinished run.")] = False,
     summary: Annotated[Path | None, typer.Option(help="Also write the summary to this markdown file.")] = None,
-    engine: Annotated[EngineName, typer.Option(help="local: this process; ray: Ray Data actors.")] = EngineName.local,
+    engine: Annotated[EngineName | None, typer.Option(help="local: this process; pinned: one process per core; ray: "
+                                                           "Ray Data actors (default: PVOICE_SCORE_ENGINE).")] = None,
+    workers: Annotated[int | None, typer.Option(min=1, help="Pinned engine's processes (default: one per core).")
+                       ] = None,
     ray_address: Annotated[str | None, typer.Option(help="Ray cluster to join (default: start a local one).")] = None,
     concurrency: Annotated[int | None, typer.Option(min=1, help="Ray scoring actors (default: one per CPU).")] = None,
     encoding: Annotated[str | None, typer.Option(help="Text encoding of CSV/TSV/JSONL (default: detected).")] = None,
@@ -39,7 +43,7 @@ def score_command(
 
     job = ScoreJob(input=input, output=output, text_column=text_column, model_dir=model, batch_size=batch_size,
                    chunk_rows=chunk_rows, encoding=encoding, resume=resume, overwrite=overwrite,
-                   engine=engine.value, ray_address=ray_address, ray_concurrency=concurrency, progress=progress)
+                   engine=engine.value if engine else None, workers=workers, ray_address=ray_address, ray_concurrency=concurrency, progress=progress)
     try:
         result = score_file(job)
     except KeyboardInterrupt:

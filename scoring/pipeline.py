@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 from pvoice.scoring.columns import find_text_column
@@ -30,7 +30,8 @@ class ScoreJob:
     encoding: str | None = None
     resume: bool = False
     overwrite: bool = False
-    engine: str = "local"  # "local" or "ray"
+    engine: str | None = None  # "local", "pinned" or "ray"; None: the score_engine setting
+    workers: int | None = None  # pinned engine: processes (default: score_workers, else one per usable core)
     ray_address: str | None = None
     ray_concurrency: int | None = None
     progress: bool | None = None  # None: a bar when stderr is a terminal
@@ -64,8 +65,13 @@ def make_scoring_engine(job: ScoreJob, model_dir: Path, batch_size: int, classif
                          address=job.ray_address or settings.ray_address,
                          concurrency=job.ray_concurrency or settings.ray_concurrency,
                          cpus_per_actor=settings.ray_cpus_per_actor)
+    if job.engine == "pinned":
+        from pvoice.scoring.pinned_engine import PinnedEngine
+
+        return PinnedEngine(model_dir, batch_size, settings.score_max_text_chars,
+                            workers=job.workers or settings.score_workers, runtime=settings.model_runtime)
     if job.engine != "local":
-        raise ScoringError(f"unknown engine {job.engine!r}; valid: local, ray", code="unknown_engine")
+        raise ScoringError(f"unknown engine {job.engine!r}; valid: local, pinned, ray", code="unknown_engine")
     from pvoice.scoring.engine import LocalEngine
 
     if classifier is None:
@@ -146,6 +152,8 @@ def score_file(job: ScoreJob, classifier=None) -> RunResult:
         summary.load_state(progress.summary)
     done = progress.rows_done if progress else 0
 
+    if job.engine is None:  # a classifier handed in runs in this process
+        job = replace(job, engine="local" if classifier is not None else settings.score_engine)
     engine = make_scoring_engine(job, model_dir, plan["batch_size"], classifier)
     sink = open_sink(Path(job.output), source.columns, appended, progress.sink if progress else None)
     state_file = progress_path(Path(job.output))
