@@ -28,22 +28,22 @@ def test_classify_answers_in_input_order_and_stores_nothing(svc):
     assert [i["urgency"] for i in items] == ["urgent", "none", "none"]
     first = items[0]
     assert set(first) >= {"touchpoints", "aspects", "sentiment", "urgency", "urgent_reasons", "probabilities",
-                          "evidence", "truncated", "model_version"}
+                          "truncated", "model_version"}
     assert set(first["probabilities"]["urgency"]) == set(load_taxonomy().urgency_ids)
-    assert "urgency" in first["evidence"]
+    assert "evidence" not in first  # evidence costs many model passes: only when asked
     assert svc.get("manager", "/v1/cases").json()["count"] == 0
 
 
-def test_classify_takes_one_text_and_can_skip_evidence(svc):
-    response = svc.post("agent", "/v1/classify", {"texts": PRAISE, "evidence": False})
+def test_classify_takes_one_text_and_explains_it_when_asked(svc):
+    response = svc.post("agent", "/v1/classify", {"texts": URGENT, "evidence": True})
     assert response.status_code == 200
     (item,) = response.json()["items"]
-    assert "evidence" not in item
+    assert "urgency" in item["evidence"]
 
 
 def test_long_text_is_read_by_head_and_tail_and_flagged(svc):
     long_text = "护士" + "很" * 6000 + "输错"
-    response = svc.post("intake", "/v1/classify", {"texts": [long_text, PRAISE]})
+    response = svc.post("intake", "/v1/classify", {"texts": [long_text, PRAISE], "evidence": True})
     items = response.json()["items"]
     assert response.status_code == 200
     assert [i["truncated"] for i in items] == [True, False]

@@ -205,7 +205,8 @@ def test_classify_explains_at_most_the_configured_number_of_texts(tmp_path, tiny
         app = _app(tmp_path, tiny_model_dir, scripted, evidence_max_texts=3)
         with TestClient(app) as client:
             svc = Harness(app, client)
-            response = svc.post("intake", "/v1/classify", {"texts": [f"第{i}条意见" for i in range(10)]})
+            response = svc.post("intake", "/v1/classify", {"texts": [f"第{i}条意见" for i in range(10)],
+                                                           "evidence": True})
     finally:
         del scripted.predict
     assert response.status_code == 200 and len(response.json()["items"]) == 10
