@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import warnings
 from dataclasses import dataclass, field, fields
 from pathlib import Path
 
@@ -69,7 +70,12 @@ class TrainArgs:
 
         self.output_dir = Path(self.output_dir or get_settings().model_dir)
         if not self.real_eval:
-            self.real_eval = [str(p) for p in get_settings().real_eval_paths if p.is_file()]
+            paths = get_settings().real_eval_paths
+            self.real_eval = [str(p) for p in paths if p.is_file()]
+            for missing in (p for p in paths if not p.is_file()):
+                # a checkout away from ../shared would otherwise train without real-text figures, silently
+                warnings.warn(f"real-text set {missing} not found (from {Path.cwd()}): no real-text figures from it; "
+                              "set PVOICE_REAL_EVAL_PATHS", stacklevel=2)
         if self.arch not in ARCHS:
             raise ValueError(f"arch must be one of {ARCHS}, not {self.arch!r}")
         for name in ("epochs", "batch_size", "max_length", "patience"):
