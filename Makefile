@@ -29,7 +29,7 @@ install: $(STAMP) $(ECHARTS)
 prepare-base: install
 	$(BIN)/pvoice model prepare-base
 
-# Trains the default model once (about 30 minutes on 2 cores) when none exists yet.
+# Trains the default model once (teacher then student: about 41 minutes on 2 cores) when none exists yet.
 model: install
 	$(BIN)/pvoice model ensure
 

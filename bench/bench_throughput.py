@@ -1,7 +1,8 @@
 """Batch-scoring throughput on real comment lengths, from a plain pipeline to the int8 student, in one run.
 
-Usage: python bench/bench_throughput.py [--teacher models/default-teacher] [--student models/default]
-                                        [--pipeline-texts 600] [--repeat 2] [--gemm]
+Usage: python bench/bench_throughput.py [--teacher models/default-teacher] [--student models/default-student]
+                                        [--score-model models/default] [--pipeline-texts 600] [--repeat 2]
+                                        [--skip-teacher]
 
 Texts: `../shared/eval/real_dev.jsonl` plus the corpus's test split (their lengths: median about 22 tokens, a
 tail to 400). Every variant classifies the same texts in this one process, one after the other, so ratios hold
@@ -159,7 +160,7 @@ def score_rates(model_dir: Path, texts: list[str]) -> dict[str, float]:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--teacher", type=Path, default=Path("models/default-teacher"))
-    parser.add_argument("--student", type=Path, default=Path("models/default"))
+    parser.add_argument("--student", type=Path, default=Path("models/default-student"))
     parser.add_argument("--pipeline-texts", type=int, default=600)
     parser.add_argument("--repeat", type=int, default=2)
     parser.add_argument("--skip-teacher", action="store_true")

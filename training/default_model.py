@@ -19,7 +19,7 @@ from pvoice.training.args import TrainArgs
 from pvoice.training.gates import GateResult, check_gates, evaluate_sets, gate_sets
 
 # teacher and student together keep `make run` from a clean clone within about 45 minutes on 2 cores; the
-# student's labeling by the teacher (about 3 minutes) comes on top of its own budget
+# student's labeling by the teacher (about 6 minutes, measured 2026-12-03) comes on top of its own budget
 TEACHER_MINUTES = 21.0
 STUDENT_MINUTES = 7.0
 # more epochs than fit: the budget ends training, and the learning rate decays to zero where it does
@@ -56,7 +56,7 @@ def train_teacher(teacher: Path, baseline: Path, say, **overrides) -> None:
 
     say(f"training the linear baseline into {baseline} …")
     train(TrainArgs(**{"arch": "linear", "output_dir": baseline, "out_of_domain": False, **overrides}))
-    say(f"training the default model (12 layers) into {teacher} (about 30 minutes on 2 cores) …")
+    say(f"training the default model (12 layers) into {teacher} (about 24 minutes on 2 cores) …")
     result = train(TrainArgs(**{"output_dir": teacher, "compare": [str(baseline)], "epochs": EPOCHS,
                                 "max_minutes": TEACHER_MINUTES, **overrides}))
     say(f"trained: {result.output_dir} ({result.minutes:.1f} min)")
