@@ -37,7 +37,7 @@ def _settings(tmp_path, model_dir, receiver, **overrides):
     return make_settings(tmp_path, model_dir, **{**values, **overrides})
 
 
-def _wait(condition, timeout: float = 10.0) -> None:
+def _wait(condition, timeout: float = 30.0) -> None:  # generous: a loaded CI machine retries slowly
     deadline = time.monotonic() + timeout
     while not condition():
         if time.monotonic() > deadline:
