@@ -56,7 +56,7 @@ def train_teacher(teacher: Path, baseline: Path, say, **overrides) -> None:
 
     say(f"training the linear baseline into {baseline} …")
     train(TrainArgs(**{"arch": "linear", "output_dir": baseline, "out_of_domain": False, **overrides}))
-    say(f"training the default model (12 layers) into {teacher} (about 24 minutes on 2 cores) …")
+    say(f"training the default model (12 layers) into {teacher} (about {TEACHER_MINUTES:.0f} minutes of training) …")
     result = train(TrainArgs(**{"output_dir": teacher, "compare": [str(baseline)], "epochs": EPOCHS,
                                 "max_minutes": TEACHER_MINUTES, **overrides}))
     say(f"trained: {result.output_dir} ({result.minutes:.1f} min)")
