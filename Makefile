@@ -7,7 +7,7 @@ STAMP := $(VENV)/.installed
 VENDOR := serving/web/static/vendor
 ECHARTS := $(VENDOR)/echarts.min.js
 
-.PHONY: install run test test-slow model prepare-base serve bench clean
+.PHONY: install run test test-slow test-reliability model prepare-base serve bench clean
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -29,7 +29,7 @@ install: $(STAMP) $(ECHARTS)
 prepare-base: install
 	$(BIN)/pvoice model prepare-base
 
-# Trains the default model once (teacher then student: about 41 minutes on 2 cores) when none exists yet.
+# Trains the default model once (teacher then student: about 45 minutes on 2 cores) when none exists yet.
 model: install
 	$(BIN)/pvoice model ensure
 
@@ -41,6 +41,10 @@ test: install
 
 test-slow: install
 	$(BIN)/python -m pytest -q -m slow
+
+# the reliability suite's quick run (about 90 s): kept out of `make test` to hold it under 10 minutes; CI runs both
+test-reliability: install
+	$(BIN)/python -m pytest -q -m reliability
 
 clean:
 	rm -rf $(VENV) models/cache frontend/node_modules $(ECHARTS) $(VENDOR)/echarts.LICENSE.txt
