@@ -2,7 +2,7 @@
 generated requests with every role, the role matrix, hostile inputs, a slow receiver, a receiver down for ten
 minutes of the service's clock, kill -9 mid-delivery and a full disk. One run for the module (about a minute
 and a half on two cores); each scenario is its own test, failing with the suite's table and failures.
-Deselect with `-m "not slow and not reliability"`."""
+Not in the default run (it keeps `make test` under 10 minutes): `make test-reliability` runs it, and so does CI."""
 
 from __future__ import annotations
 

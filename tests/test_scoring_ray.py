@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import pytest
-import ray  # in the dev extra, so that `make test` always runs this check
+import ray  # in the dev extra, so that `make test-slow` always runs this check
 
 from pvoice.scoring import ScoreJob, score_file
 from scoring_support import SAMPLE_COLUMNS, sample_rows, write_table
 
-pytestmark = pytest.mark.filterwarnings("ignore::DeprecationWarning")  # Ray's own, about its own settings
+# slow: starting Ray takes about a minute of a 2-core machine; the local and pinned engines stay in the default run
+pytestmark = [pytest.mark.slow, pytest.mark.filterwarnings("ignore::DeprecationWarning")]  # the warnings: Ray's own
 
 
 @pytest.fixture(scope="module")

@@ -23,7 +23,8 @@ def _args(tmp_path, small_corpus, tiny_base, **kw) -> TrainArgs:
                      out_of_domain=False, **kw)
 
 
-@pytest.mark.parametrize("freeze_layers", [0, 1])  # 1: the top layer trains on cached lower states
+# 1: the top layer trains on cached lower states; 0 (the whole encoder trains) is the slower path, in the slow run
+@pytest.mark.parametrize("freeze_layers", [pytest.param(0, marks=pytest.mark.slow), 1])
 def test_fine_tuning_lowers_the_loss_and_saves_a_self_describing_model(tmp_path, small_corpus, tiny_base,
                                                                        freeze_layers):
     result = train(_args(tmp_path, small_corpus, tiny_base, epochs=3, patience=3, freeze_layers=freeze_layers),
