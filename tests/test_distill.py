@@ -1,6 +1,7 @@
 """Distillation: a one-layer student of the tiny two-layer model learns to give the teacher's outputs."""
 
 import numpy as np
+import pytest
 
 from pvoice.model.config import ClassifierConfig
 from pvoice.model.predictor import Classifier
@@ -19,6 +20,8 @@ def _gap(student: Classifier, teacher: Classifier) -> float:
                           for (x, _), (y, _) in zip(a, b)]))
 
 
+# trains a teacher and a student (about 16 s): in the slow run, as the other long training tests are
+@pytest.mark.slow
 def test_student_moves_toward_the_teacher(tmp_path, small_corpus, tiny_model_dir):
     teacher = Classifier.from_pretrained(tiny_model_dir)
 

@@ -148,6 +148,8 @@ def _worker_processes(pid: int) -> int:
     return count
 
 
+# two real server processes take about 30 s: kept out of the default run so that it stays under 10 minutes
+@pytest.mark.slow
 def test_serve_with_two_workers_answers_from_two_processes(tmp_path):
     model_dir = save_tiny_classifier(tmp_path / "model")
     port = _free_port()
