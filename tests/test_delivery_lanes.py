@@ -160,6 +160,36 @@ def test_two_processes_together_keep_under_a_robots_limit(tmp_path, tiny_model_d
         assert all(r.attempts == 0 for r in rows if r.status == "failed")  # slowing down is not failing
 
 
+def test_a_window_row_created_by_another_process_mid_attempt_is_locked_before_it_is_written(db_url):
+    """PostgreSQL: the locking write finds no row, another process then creates it, and our read sees it
+    unlocked. Writing it then could overwrite a slot a third process took, so the attempt starts again."""
+    from sqlalchemy import event
+
+    from pvoice.serving.alerts import DatabaseWindowLimiter
+
+    if not db_url.startswith("postgresql"):
+        pytest.skip("on SQLite the locking write holds the whole database: no row can appear")
+    engines = [make_db_engine(db_url) for _ in range(2)]
+    upgrade(engines[0])
+    ours, other = (DatabaseWindowLimiter(make_session_factory(e), 5) for e in engines)
+    locking_writes = []
+
+    def after_execute(conn, cursor, statement, parameters, context, executemany):
+        if statement.startswith("UPDATE rate_windows SET key="):
+            locking_writes.append(cursor.rowcount)
+            if len(locking_writes) == 1:  # the other process takes a slot between our write and our read
+                taker = threading.Thread(target=lambda: other.try_acquire("robot"))
+                taker.start()
+                taker.join()
+
+    event.listen(engines[0], "after_cursor_execute", after_execute)
+    assert ours.try_acquire("robot") == 0.0
+    assert locking_writes == [0, 1]  # the second attempt held the row's lock
+    assert ours.available("robot") == 3
+    for engine in engines:
+        engine.dispose()
+
+
 def test_the_shared_window_admits_exactly_its_limit_from_many_threads_of_two_engines(db_url):
     from pvoice.serving.alerts import DatabaseWindowLimiter
 

@@ -56,13 +56,19 @@ class SlidingWindowLimiter:
         return stamps
 
 
+class _RowAppeared(Exception):
+    """The key's row was committed by another process after our locking write found none: we hold no lock on
+    it, so writing it would overwrite a slot that process took."""
+
+
 class DatabaseWindowLimiter:
     """The same sliding window per key, kept in the database so that every process sending to a robot counts
     against one window (two processes with a window each would send the robot twice its limit).
 
     A slot is taken in one short write transaction on the key's row: its first statement writes, so on SQLite
     it holds the database's write lock before it reads, and on PostgreSQL it holds the row's lock; either way
-    no other process reads the window between our read and our write. Keys are stored hashed: robot URLs
+    no other process reads the window between our read and our write. On PostgreSQL a row created after that
+    write is seen by the read but not locked, so the attempt starts again. Keys are stored hashed: robot URLs
     carry their access token.
     """
 
@@ -82,7 +88,7 @@ class DatabaseWindowLimiter:
         for _ in range(3):
             try:
                 return self._try_acquire(row_key)
-            except IntegrityError:  # another process created the row first (PostgreSQL): read it again
+            except (IntegrityError, _RowAppeared):  # another process created the row first (PostgreSQL): lock it
                 continue
         return self._try_acquire(row_key)
 
@@ -95,9 +101,11 @@ class DatabaseWindowLimiter:
     def _try_acquire(self, row_key: str) -> float:
         with transaction(self.factory) as session:
             # the write comes first: it is what locks (a no-op update on an existing row, a lock either way)
-            session.execute(update(RateWindow).where(RateWindow.key == row_key).values(key=RateWindow.key)
-                            .execution_options(synchronize_session=False))
+            locked = session.execute(update(RateWindow).where(RateWindow.key == row_key).values(key=RateWindow.key)
+                                     .execution_options(synchronize_session=False)).rowcount == 1
             row = session.get(RateWindow, row_key, populate_existing=True)
+            if row is not None and not locked:
+                raise _RowAppeared
             now = self._clock()
             stamps = sorted(s for s in (row.stamps if row else []) if s > now - self.window_s)
             if len(stamps) >= self.limit:
