@@ -1,11 +1,13 @@
 """`pvoice model ensure` and `pvoice model distill`: the default model from nothing, and its faster student.
 
-`ensure` trains the linear baseline and the 12-layer model (the teacher, `<default>-teacher`), distils a smaller
-student from it (`<default>-student`), and installs the one that passes the gates (`pvoice.training.gates`) as
-the default model, exported to ONNX with an int8 graph. Each faster step must pass the gates against the teacher
-on the test split and on real text, or it is not used: a student that fails stays a folder of its own and the
-teacher becomes the default; an int8 graph that fails leaves its model on fp32. `distill` trains a student of
-any model. What was decided and why is written to `gates.json` in the model's folder."""
+`ensure` trains the linear baseline and the 12-layer model (the teacher, `<default>-teacher`) and installs a copy
+as the default model, exported to ONNX with an int8 graph that it runs on only if that graph passes the gates
+(`pvoice.training.gates`) against the teacher on the test split and on real text. With `student`, it first
+distils a smaller student (`<default>-student`) and installs that instead if the student passes its gates; a
+student that fails stays a folder of its own. `make run` leaves the student out: on 2 cores the student's
+labelling and one epoch cost about 15 minutes and have never passed the gates, and without them `make run`
+keeps within its 35 minutes. `distill` trains a student of any model. What was decided and why is written to
+`gates.json` in the model's folder."""
 
 from __future__ import annotations
 
@@ -18,9 +20,9 @@ from pathlib import Path
 from pvoice.training.args import TrainArgs
 from pvoice.training.gates import GateResult, check_gates, evaluate_sets, gate_sets
 
-# teacher and student were sized to keep `make run` from a clean clone within about 45 minutes on 2 cores (the run
-# of 2026-12-03 on a 15,282-row corpus took 44 min 47 s for `ensure`, about 48 with the install); the
-# student's labeling by the teacher (about 6 minutes, measured 2026-12-03) comes on top of its own budget
+# the teacher's budget keeps `make run` from a clean clone within 35 minutes on 2 cores (on 2026-12-03 and a
+# 15,282-row corpus the teacher step took 25.2 min, the baseline about 3, export and int8 gates 1.3, the install
+# 2.9); the student (`ensure --student`) adds its own budget and the teacher's labelling (about 6 minutes)
 TEACHER_MINUTES = 21.0
 STUDENT_MINUTES = 7.0
 # more epochs than fit: the budget ends training, and the learning rate decays to zero where it does
@@ -133,25 +135,34 @@ def _install(chosen: Path, model_dir: Path) -> None:
     os.replace(staging, model_dir)
 
 
-def ensure_default_model(model_dir: Path, say=print, reuse_teacher: bool = True, **overrides) -> EnsureResult:
-    """The teacher and its student next to `model_dir`, and in `model_dir` a copy of the student if it passes
-    its gates, else of the teacher; on int8 if that graph passes too. A teacher trained by an earlier, broken
-    off run is reused when `reuse_teacher`. `overrides` go to every TrainArgs (tests train the tiny model)."""
+def ensure_default_model(model_dir: Path, say=print, reuse_teacher: bool = True, student: bool = False,
+                         **overrides) -> EnsureResult:
+    """The teacher next to `model_dir` and a copy of it in `model_dir`, on int8 if that graph passes its gates.
+    With `student`, a student next to it too, and the copy is of the student if it passes its gates. A teacher
+    trained by an earlier, broken off run is reused when `reuse_teacher`. `overrides` go to every TrainArgs
+    (tests train the tiny model)."""
     from pvoice.model.config import CONFIG_NAME
 
-    teacher, student = sibling(model_dir, "teacher"), sibling(model_dir, "student")
+    teacher = sibling(model_dir, "teacher")
     if reuse_teacher and (teacher / CONFIG_NAME).exists():
         say(f"reusing the teacher in {teacher}")
     else:
         train_teacher(teacher, sibling(model_dir, "baseline"), say, **overrides)
+    chosen, gates = teacher, []
+    if student:
+        chosen, gate = _student_or_teacher(sibling(model_dir, "student"), teacher, say, **overrides)
+        gates.append(gate)
+    finished = _finish(chosen, teacher, gates, say, **overrides)
+    _install(chosen, model_dir)
+    return EnsureResult(model_dir, finished.runtime, finished.precision, finished.gates, chosen)
+
+
+def _student_or_teacher(student: Path, teacher: Path, say, **overrides) -> tuple[Path, GateResult]:
     gate = train_student(student, teacher, say, **overrides)
-    chosen = student if gate.passed else teacher
     say(f"the student passes its gates: {student} becomes the default" if gate.passed else
         "the student fails its gates against the teacher (" + "; ".join(gate.failures()) +
         f"): the teacher {teacher} becomes the default")
-    finished = _finish(chosen, teacher, [gate], say, **overrides)
-    _install(chosen, model_dir)
-    return EnsureResult(model_dir, finished.runtime, finished.precision, finished.gates, chosen)
+    return (student if gate.passed else teacher), gate
 
 
 def distill_student(teacher: Path, student: Path, say=print, **overrides) -> EnsureResult:
