@@ -20,9 +20,9 @@ from pathlib import Path
 from pvoice.training.args import TrainArgs
 from pvoice.training.gates import GateResult, check_gates, evaluate_sets, gate_sets
 
-# the teacher's budget keeps `make run` from a clean clone within 35 minutes on 2 cores (on 2026-12-03 and a
-# 15,282-row corpus the teacher step took 25.2 min, the baseline about 3, export and int8 gates 1.3, the install
-# 2.9); the student (`ensure --student`) adds its own budget and the teacher's labelling (about 6 minutes)
+# the teacher's budget keeps `make run` from a clean clone within 35 minutes on 2 cores (on 2026-12-06 and a
+# 15,282-row corpus, idle cores: `make model` 24 min 47 s, the teacher step 23.1 of them, the install 1 min 16 s);
+# the student (`ensure --student`) adds its own budget and the teacher's labelling (about 6 minutes)
 TEACHER_MINUTES = 21.0
 STUDENT_MINUTES = 7.0
 # more epochs than fit: the budget ends training, and the learning rate decays to zero where it does
