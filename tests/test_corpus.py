@@ -1,16 +1,19 @@
 import json
 import random
+from pathlib import Path
 
 import pytest
 from typer.testing import CliRunner
 
 from pvoice.cli import app
 from pvoice.training.corpus import CorpusError, read_corpus
-from pvoice.training.corpus_check import check_corpus
+from pvoice.training.corpus_check import check_corpus, render_real_overlap
 from pvoice.training.data import split_rows
+from pvoice.training.real_overlap import real_text_overlaps
 from tests.conftest import SAMPLE_ROWS, make_row, write_jsonl
 
 runner = CliRunner()
+REAL_DEV = Path(__file__).resolve().parents[1].parent / "shared" / "eval" / "real_dev.jsonl"
 
 
 def test_valid_sample_reads(sample_corpus):
@@ -105,3 +108,37 @@ def test_the_project_corpus_is_valid():
     report = check_corpus(["data/comments"])
     assert report.errors == []
     assert report.near_dup_rate <= report.targets.max_near_duplicate_rate
+
+
+def _real_file(tmp_path, texts):
+    rows = [{**make_row(700 + i, t, {"waiting": "negative"}), "source": f"https://example.org/post/{i}"}
+            for i, t in enumerate(texts)]
+    for row in rows:
+        del row["channel"]
+    return write_jsonl(tmp_path / "real.jsonl", rows)
+
+
+def test_real_text_overlap_finds_the_row_that_repeats_a_real_comment():
+    corpus = ["挂号排了三个小时，窗口只开了一个", "停车场能不能多加点车位", "今天抽血的护士一针就进了，一点都不疼"]
+    real = ["早上七点就去排队，排了三个小时才挂上号，窗口只开了一个", "医院的停车场能不能再扩大一点"]
+    overlaps = real_text_overlaps(corpus, real)
+    assert [(o.real_index, o.corpus_index) for o in overlaps] == [(0, 0), (1, 1)]
+    assert overlaps[0].share > 0.3 and overlaps[1].share < overlaps[0].share
+
+
+def test_check_against_a_real_set_fails_when_a_row_repeats_one_of_its_comments(tmp_path, sample_corpus):
+    unrelated = _real_file(tmp_path, ["半夜急诊只有一个医生，孩子烧到四十度等了两个钟头"])
+    result = runner.invoke(app, ["data", "check", str(sample_corpus), "--against", str(unrelated)])
+    assert result.exit_code == 0, result.output
+    assert "overlap with real.jsonl" in result.output
+    echoed = _real_file(tmp_path, ["护士给我妈输错了液，幸好家属发现了，到现在都没有人给个说法"])
+    result = runner.invoke(app, ["data", "check", str(sample_corpus), "--against", str(echoed)])
+    assert result.exit_code == 1
+    assert "t-0700 ~" in result.output and "corpus check failed: overlap with real.jsonl" in result.output
+
+
+@pytest.mark.skipif(not REAL_DEV.exists(), reason="the real-text dev set sits in ../shared, beside the project")
+def test_no_corpus_row_repeats_much_of_a_real_dev_comment():
+    report = check_corpus(["data/comments"])
+    _, highest = render_real_overlap(report, REAL_DEV.name, read_corpus([REAL_DEV], require_channel=False, real_text=True))
+    assert highest <= report.targets.max_real_overlap

@@ -16,24 +16,33 @@ data_app = typer.Typer(help="Inspect and validate the labeled corpus.", no_args_
 def data_check(
     paths: Annotated[list[Path] | None, typer.Argument(help="JSONL files or directories (default: the corpus).")] = None,
     strict: Annotated[bool, typer.Option(help="Also fail when a corpus minimum is not met.")] = False,
+    against: Annotated[list[Path] | None, typer.Option(
+        help="Real-text evaluation set(s): fail when a corpus row repeats too much of one of their comments.")] = None,
 ) -> None:
-    """Validate every row against the taxonomy; print counts, splits and the near-duplicate rate."""
-    from pvoice.settings import get_settings
-    from pvoice.training.corpus_check import check_corpus, render_report
+    """Validate every row against the taxonomy; print counts, splits, the near-duplicate rate and the overlap with
+    real-text sets."""
+    from pvoice.training.corpus import read_corpus
+    from pvoice.training.corpus_check import check_corpus, render_real_overlap, render_report
 
     report = check_corpus(paths or [get_settings().corpus_dir])
     typer.echo(render_report(report))
+    problems = [f"{len(report.errors)} broken row(s)"] if report.errors else []
+    for real in against or []:
+        text, highest = render_real_overlap(report, real.name, read_corpus([real], require_channel=False, real_text=True))
+        typer.echo(text)
+        if highest > report.targets.max_real_overlap:
+            problems.append(f"overlap with {real.name} {highest:.3f}")
     for error in report.errors:
         typer.echo(f"error: {error}", err=True)
     failed = [name for name, met, _ in report.minimums() if not met]
-    near_dup_failed = report.near_dup_rate > report.targets.max_near_duplicate_rate
-    if report.errors or near_dup_failed or (strict and failed):
-        typer.echo(f"corpus check failed: {len(report.errors)} broken row(s)"
-                   + (f"; near-duplicate rate {report.near_dup_rate:.2%}" if near_dup_failed else "")
-                   + (f"; minimums not met: {', '.join(failed)}" if strict and failed else ""), err=True)
+    if report.near_dup_rate > report.targets.max_near_duplicate_rate:
+        problems.append(f"near-duplicate rate {report.near_dup_rate:.2%}")
+    if strict and failed:
+        problems.append(f"minimums not met: {', '.join(failed)}")
+    if problems:
+        typer.echo(f"corpus check failed: {'; '.join(problems)}", err=True)
         raise typer.Exit(1)
     typer.echo("corpus check passed")
-
 
 
 @data_app.command("augment")

@@ -1,4 +1,5 @@
-"""`pvoice data check`: contract validation, label counts, splits and near-duplicate rate of a corpus."""
+"""`pvoice data check`: contract validation, label counts, splits and near-duplicate rate of a corpus, and its
+overlap with real-text evaluation sets."""
 
 from __future__ import annotations
 
@@ -10,6 +11,7 @@ from pathlib import Path
 from pvoice.labels import Taxonomy, load_taxonomy
 from pvoice.training.corpus import CorpusRow, RowError, iter_rows
 from pvoice.training.data import split_rows
+from pvoice.training.real_overlap import real_text_overlaps
 from pvoice.training.splits import SPLITS, near_duplicate_pairs, near_duplicate_rate
 
 
@@ -37,6 +39,8 @@ class CorpusTargets:
     multi_touchpoint_share: tuple[float, float] = (0.30, 0.45)
     max_augmented_share: float = 0.15
     max_near_duplicate_rate: float = 0.03
+    # a real comment's 4-grams found in one corpus row; stock phrases stay under it, a row written from it does not
+    max_real_overlap: float = 0.2
 
 
 @dataclass
@@ -176,3 +180,16 @@ def render_report(report: CorpusReport) -> str:
     for name, met, measured in report.minimums():
         lines.append(f"  [{'ok' if met else 'NO'}] {name:<34} {measured}")
     return "\n".join(lines)
+
+
+def render_real_overlap(report: CorpusReport, name: str, real_rows: list[CorpusRow], shown: int = 5) -> tuple[str, float]:
+    """The real comments a corpus row repeats most of, and the highest share."""
+    overlaps = real_text_overlaps([r.text for r in report.rows], [r.text for r in real_rows])
+    highest = overlaps[0].share if overlaps else 0.0
+    lines = [f"overlap with {name} ({len(real_rows)} real comments; character 4-grams found in one corpus row): "
+             f"highest {highest:.3f}, limit {report.targets.max_real_overlap}"]
+    for o in overlaps[:shown]:
+        if o.corpus_index >= 0:
+            row = report.rows[o.corpus_index]
+            lines.append(f"  {o.share:.3f}  {real_rows[o.real_index].id} ~ {row.file}:{row.line}")
+    return "\n".join(lines), highest
