@@ -2,10 +2,12 @@ import json
 from pathlib import Path
 
 import pytest
+import torch
+from safetensors.torch import load_file
 from typer.testing import CliRunner
 
 from pvoice.model.config import ClassifierConfig
-from pvoice.model.predictor import Classifier
+from pvoice.model.predictor import HEADS_FILE, Classifier
 from pvoice.cli import app
 from pvoice.training.args import TrainArgs
 from pvoice.training.trainer import train
@@ -46,6 +48,16 @@ def test_training_resumes_from_its_checkpoint(tmp_path, small_corpus, tiny_base)
     resumed = train(_args(tmp_path, small_corpus, tiny_base, epochs=2, resume=True), progress=False)
     assert [h["epoch"] for h in resumed.history] == [1, 2]
     assert resumed.history[0] == first.history[0]
+
+
+def test_two_runs_of_one_recipe_train_the_same_model(tmp_path, small_corpus, tiny_base):
+    """Without a time budget the epochs, and so the model, do not depend on how busy the machine is."""
+    runs = [train(_args(tmp_path / name, small_corpus, tiny_base, epochs=2, patience=2), progress=False)
+            for name in ("a", "b")]
+    scores = [[{k: v for k, v in h.items() if k != "minutes"} for h in r.history] for r in runs]
+    assert scores[0] == scores[1] and len(scores[0]) == 2
+    heads = [load_file(r.output_dir / HEADS_FILE) for r in runs]
+    assert all(torch.equal(heads[0][k], heads[1][k]) for k in heads[0])
 
 
 def test_linear_baseline_trains_and_evaluates_from_the_cli(tmp_path, small_corpus, tiny_model_dir):
