@@ -29,7 +29,7 @@ install: $(STAMP) $(ECHARTS)
 prepare-base: install
 	$(BIN)/pvoice model prepare-base
 
-# Trains the default model once (linear baseline, then the 12-layer model: about 25 minutes on 2 idle cores) when none
+# Trains the default model once (linear baseline, then the 12-layer model: about 28 minutes on 2 idle cores) when none
 # exists yet. The student is left out of make run: about 15 more minutes, and on 2 cores it fails its gates.
 model: install
 	$(BIN)/pvoice model ensure

@@ -22,8 +22,8 @@ from pvoice.training.gates import GateResult, check_gates, evaluate_sets, gate_s
 
 # the teacher trains a fixed number of epochs, not to a time budget, so that one commit gives one model on any
 # load (a budget gave 6 epochs on idle cores and 3 to 5 on busy ones, and real_dev figures that moved by up to 0.1);
-# on idle 2 cores its 6 epochs keep `make run` from a clean clone within 35 minutes (2026-12-06, a 15,282-row
-# corpus: `make model` 24 min 47 s, the teacher step 23.1 of them, the install 1 min 16 s)
+# on idle 2 cores its 6 epochs keep `make run` from a clean clone within 35 minutes (2026-12-07, a 16,032-row
+# corpus: `make model` 28 min 13 s, the teacher step 26.5 of them, the install 1 min 7 s)
 TEACHER_EPOCHS = 6
 # the student (`ensure --student`) keeps a budget: it is not the default, and its pace is the teacher's labelling
 STUDENT_MINUTES = 7.0
@@ -60,7 +60,7 @@ def train_teacher(teacher: Path, baseline: Path, say, **overrides) -> None:
 
     say(f"training the linear baseline into {baseline} …")
     train(TrainArgs(**{"arch": "linear", "output_dir": baseline, "out_of_domain": False, **overrides}))
-    say(f"training the default model (12 layers) into {teacher} ({TEACHER_EPOCHS} epochs, about 22 minutes on 2 "
+    say(f"training the default model (12 layers) into {teacher} ({TEACHER_EPOCHS} epochs, about 26 minutes on 2 "
         "idle cores) …")
     result = train(TrainArgs(**{"output_dir": teacher, "compare": [str(baseline)], "epochs": TEACHER_EPOCHS,
                                 **overrides}))
